@@ -1,0 +1,20 @@
+# Entry points; scripts/bootstrap.sh does the set-up and skips whatever is already in place.
+VENV ?= .venv
+BENCH := $(VENV)/bin/mpijob-bench
+
+.PHONY: setup smoke test unit benchmark
+
+setup:
+	scripts/bootstrap.sh
+
+smoke: setup
+	$(BENCH) run scenarios/smoke.yaml
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+unit:
+	$(VENV)/bin/python -m pytest tests/unit
+
+benchmark: setup
+	$(VENV)/bin/python -m pytest benchmarks --benchmark-only

@@ -1,0 +1,1 @@
+"""Kubernetes access: clients, the MPIJob resource, and watches that survive restarts."""

@@ -1,0 +1,1 @@
+"""Measurements derived from watch events: phase timelines and latencies."""

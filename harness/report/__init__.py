@@ -1,0 +1,1 @@
+"""Turn a run's records into Markdown summaries and plots."""

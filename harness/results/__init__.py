@@ -1,0 +1,1 @@
+"""Versioned result records, success-metric verdicts and the run directory."""

@@ -1,0 +1,26 @@
+"""What a step gets to work with: where to write, which cluster, which clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kubernetes import client
+
+from harness.errors import ClusterError
+
+
+@dataclass
+class StepContext:
+    out_dir: Path
+    index: int
+    api: client.ApiClient | None = None
+    kubeconfig: Path | None = None
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    def require_api(self) -> client.ApiClient:
+        if self.api is None:
+            raise ClusterError("this step needs a cluster, but the run has none")
+        return self.api
