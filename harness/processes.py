@@ -36,12 +36,21 @@ class TrackedProcess:
             process = psutil.Process(self.pid)
             same_start = abs(process.create_time() - self.create_time) < _CREATE_TIME_TOLERANCE_S
             return same_start and process.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             return False
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_pid(cls, name: str, pid: int) -> TrackedProcess | None:
+        """Record a process someone else started, as it is now; None if it is gone."""
+        try:
+            process = psutil.Process(pid)
+            return cls(name, pid, process.create_time(), process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
 
     @classmethod
     def load(cls, path: Path) -> TrackedProcess | None:
@@ -98,14 +107,16 @@ def stop_pid_file(pid_path: Path, timeout_s: float = 10.0) -> None:
 
 
 def _signal_group(pid: int, signum: int) -> None:
-    # Each tracked process leads its own session, so its group id equals its PID and the
-    # signal also reaches any children it spawned.
+    # A process the harness started leads its own session, so signalling its group also
+    # reaches the children it spawned. Processes started by others (kwokctl's components)
+    # may not lead a group; they get the signal alone.
     try:
-        os.killpg(pid, signum)
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
     except ProcessLookupError:
         pass
-    except PermissionError:
-        os.kill(pid, signum)
 
 
 class Terminated(KeyboardInterrupt):

@@ -21,7 +21,7 @@ from harness.results.run import RunResults, default_run_dir
 from harness.results.verdicts import judge_all
 from harness.scenario import load_scenario
 from harness.scenario.models import ClusterSpec, Scenario, Step
-from harness.steps.collectives import run_allreduce_step, run_horovod_step
+from harness.steps.collectives import run_allreduce_step, run_horovod_step, run_memcpy_step
 from harness.steps.context import StepContext
 from harness.steps.mpijob import run_mpijob_step
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 STEP_RUNNERS = {
     "allreduce": run_allreduce_step,
     "horovod": run_horovod_step,
+    "memcpy": run_memcpy_step,
     "mpijob": run_mpijob_step,
 }
 
@@ -92,6 +93,8 @@ def _describe(step: Step) -> str:
         return f"mpijob {spec.name} with {spec.workers} workers"
     if step.kind == "allreduce":
         return f"allreduce {spec.workload} ({spec.runner}, {spec.ranks} ranks)"
+    if step.kind == "memcpy":
+        return f"memory copy bandwidth ({spec.size} bytes)"
     return f"horovod {spec.model} ({spec.runner}, ranks {spec.ranks})"
 
 

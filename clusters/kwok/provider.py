@@ -109,11 +109,18 @@ class KwokCluster:
     def status(self) -> list[ComponentStatus]:
         versions = self.info().get("versions", {}) if self.exists() else {}
         statuses = []
+        owned = {process.name: process for process in self.kwok_components()}
         for pid_file in sorted((self.cluster_dir / "pids").glob("*.pid")):
             component = pid_file.stem
-            pid = _read_pid(pid_file)
-            running = pid is not None and _pid_alive(pid)
-            statuses.append(ComponentStatus(component, _component_version(component, versions), pid, running))
+            process = owned.get(component)
+            statuses.append(
+                ComponentStatus(
+                    component,
+                    _component_version(component, versions),
+                    process.pid if process else _read_pid(pid_file),
+                    process is not None and process.is_running(),
+                )
+            )
         operator = TrackedProcess.load(self.operator_pid_path)
         if operator is not None or self.exists():
             statuses.append(
@@ -125,6 +132,20 @@ class KwokCluster:
                 )
             )
         return statuses
+
+    def kwok_components(self) -> list[TrackedProcess]:
+        """The live processes named in kwokctl's PID files that belong to this cluster.
+
+        A PID counts only while its command line names this cluster's folder, so a PID file
+        left behind after a reboot never leads to signalling an unrelated process.
+        """
+        found = []
+        for pid_file in sorted((self.cluster_dir / "pids").glob("*.pid")):
+            pid = _read_pid(pid_file)
+            process = TrackedProcess.from_pid(pid_file.stem, pid) if pid else None
+            if process and any(str(self.state_dir) in argument for argument in process.argv):
+                found.append(process)
+        return found
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -273,11 +294,10 @@ class KwokCluster:
             log.warning("kwokctl delete cluster timed out; stopping components by PID")
 
     def _stop_leftover_components(self) -> None:
-        for pid_file in (self.cluster_dir / "pids").glob("*.pid"):
-            pid = _read_pid(pid_file)
-            if pid is not None and _pid_alive(pid):
-                log.warning("%s (pid %d) still running after kwokctl delete; terminating it", pid_file.stem, pid)
-                _terminate(pid)
+        for process in self.kwok_components():
+            if process.is_running():
+                log.warning("%s (pid %d) still running after kwokctl delete; terminating it", process.name, process.pid)
+                stop_process(process)
 
     def _kwokctl_path(self) -> Path | None:
         config_path = self.state_dir / "kwokctl.yaml"
@@ -381,24 +401,6 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _terminate(pid: int, timeout_s: float = 10.0) -> None:
-    try:
-        process = psutil.Process(pid)
-        process.terminate()
-        process.wait(timeout_s)
-    except psutil.TimeoutExpired:
-        process.kill()
-    except psutil.NoSuchProcess:
-        pass
 
 
 def _component_version(component: str, versions: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent / "toolchain"
 MPI_OPERATOR_CRD = "manifests/base/kubeflow.org_mpijobs.yaml"
+_PLAIN_PROGRESS_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,16 @@ def _go_build(component: Component, output_dir: Path) -> None:
             text=True,
         )
         assert child.stdout is not None
+        compiled = 0
+        last_report = time.monotonic()
         for line in child.stdout:
             build_log.write(line)
             progress.advance(task)
+            compiled += 1
+            # Without a terminal (CI logs) the bar only shows at the end; log a line instead.
+            if not console.is_terminal and time.monotonic() - last_report > _PLAIN_PROGRESS_INTERVAL_S:
+                log.info("go build %s: %d of at most %s packages compiled", component.name, compiled, total)
+                last_report = time.monotonic()
         returncode = child.wait()
     if returncode != 0:
         tail = log_path.read_text().splitlines()[-15:]

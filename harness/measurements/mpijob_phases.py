@@ -134,7 +134,7 @@ def _is_scheduled(pod: dict[str, Any]) -> bool:
 
 
 def _job_records(timeline: JobTimeline, extra: dict[str, Any]) -> list[Record]:
-    labels = {"job": timeline.name, **extra}
+    labels = {**extra, "job": timeline.name}
     records = []
     if "create_returned" in timeline.phases:
         create_ms = (timeline.phases["create_returned"] - timeline.create_sent) * 1000

@@ -75,8 +75,9 @@ class AllreduceStep(StrictModel):
     min_bytes: Size = 8
     max_bytes: Size = 64 * 2**20
     factor: int = Field(default=2, ge=2)
-    warmup: NonNegativeInt = 5
-    iters: PositiveInt = 20
+    # None keeps the workload's OSU-style defaults (more iterations for small messages).
+    warmup: NonNegativeInt | None = None
+    iters: PositiveInt | None = None
     backend: Literal["gloo", "nccl"] | None = None
     timeout: Seconds = 600.0
 
@@ -103,6 +104,14 @@ class HorovodStep(StrictModel):
     warmup_batches: NonNegativeInt = 10
     batches: PositiveInt = 20
     timeout: Seconds = 900.0
+
+
+class MemcpyStep(StrictModel):
+    """One-way memory copy bandwidth: the limit that local busbw is compared against."""
+
+    size: Size = 64 * 2**20
+    repeats: PositiveInt = 20
+    timeout: Seconds = 120.0
 
 
 class MPIJobStep(StrictModel):
@@ -134,6 +143,7 @@ class Step(StrictModel):
 
     allreduce: AllreduceStep | None = None
     horovod: HorovodStep | None = None
+    memcpy: MemcpyStep | None = None
     mpijob: MPIJobStep | None = None
 
     @model_validator(mode="after")

@@ -6,9 +6,9 @@ import logging
 
 from harness.errors import HarnessError
 from harness.results.records import Record
-from harness.scenario.models import AllreduceStep, HorovodStep
+from harness.scenario.models import AllreduceStep, HorovodStep, MemcpyStep
 from harness.steps.context import StepContext
-from harness.steps.mpirun import run_under_mpirun
+from harness.steps.mpirun import run_python_module, run_under_mpirun
 from harness.steps.workload_output import parse_bench_lines, rows_to_records
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,11 @@ def allreduce_arguments(step: AllreduceStep) -> list[str]:
         "--min-bytes", str(step.min_bytes),
         "--max-bytes", str(step.max_bytes),
         "--factor", str(step.factor),
-        "--warmup", str(step.warmup),
-        "--iters", str(step.iters),
     ]
+    if step.warmup is not None:
+        arguments += ["--warmup", str(step.warmup)]
+    if step.iters is not None:
+        arguments += ["--iters", str(step.iters)]
     if step.workload == "horovod":
         arguments = ["--mode", "allreduce", *arguments]
     if step.backend:
@@ -64,6 +66,17 @@ def run_horovod_step(step: HorovodStep, context: StepContext) -> list[Record]:
         )
         records += rows_to_records(parse_bench_lines(output), {"runner": "local", "step": context.index})
     return records + scaling_efficiency(records)
+
+
+def run_memcpy_step(step: MemcpyStep, context: StepContext) -> list[Record]:
+    arguments = ["--size", str(step.size), "--repeats", str(step.repeats)]
+    output = run_python_module(
+        "workloads.memcpy_bandwidth", arguments, context.out_dir / f"step{context.index}-memcpy.log", step.timeout
+    )
+    records = rows_to_records(parse_bench_lines(output), {"runner": "local", "step": context.index})
+    for record in records:
+        log.info("memory copy bandwidth: %.2f %s", record.value, record.unit)
+    return records
 
 
 def scaling_efficiency(records: list[Record]) -> list[Record]:

@@ -40,6 +40,15 @@ def run_under_mpirun(
 ) -> str:
     """Run `python -m module` on `ranks` ranks; return its stdout, stderr goes to log_path."""
     argv = mpirun_argv(ranks) + [sys.executable, "-m", module, *arguments]
+    return _run(f"{module} on {ranks} ranks", argv, log_path, timeout_s)
+
+
+def run_python_module(module: str, arguments: list[str], log_path: Path, timeout_s: float) -> str:
+    """Run `python -m module` as one process; return its stdout, stderr goes to log_path."""
+    return _run(module, [sys.executable, "-m", module, *arguments], log_path, timeout_s)
+
+
+def _run(what: str, argv: list[str], log_path: Path, timeout_s: float) -> str:
     log.debug("running %s", " ".join(argv))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -47,21 +56,20 @@ def run_under_mpirun(
         child = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr_file, start_new_session=True
         )
-        tracked = TrackedProcess(module, child.pid, _create_time(child.pid), argv)
+        tracked = TrackedProcess(what, child.pid, _create_time(child.pid), argv)
         try:
             stdout, _ = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             stop_process(tracked)
             child.communicate()
-            raise WorkloadError(f"{module} on {ranks} ranks timed out after {timeout_s:.0f} s", hint=f"see {log_path}") from None
+            raise WorkloadError(f"{what} timed out after {timeout_s:.0f} s", hint=f"see {log_path}") from None
         except BaseException:
             stop_process(tracked)
             raise
-    output = stdout.decode(errors="replace")
     if child.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-10:])
-        raise WorkloadError(f"{module} on {ranks} ranks failed (exit {child.returncode}):\n{tail}", hint=f"full log: {log_path}")
-    return output
+        raise WorkloadError(f"{what} failed (exit {child.returncode}):\n{tail}", hint=f"full log: {log_path}")
+    return stdout.decode(errors="replace")
 
 
 def _create_time(pid: int) -> float:

@@ -54,7 +54,7 @@ def rows_to_records(rows: list[dict[str, Any]], extra_labels: dict[str, Any]) ->
         elif workload == "horovod_synthetic":
             records += _expand(row, "horovod_training", _HOROVOD_METRICS, _HOROVOD_LABELS, extra_labels)
         elif workload == "memcpy_bandwidth":
-            labels = {"size_bytes": row.get("size_bytes"), **extra_labels}
+            labels = {**extra_labels, "size_bytes": int(row["size_bytes"])}
             records.append(Record("memcpy", "bandwidth", float(row["bandwidth_gbps"]), "GB/s", labels))
         else:
             raise WorkloadError(f"unknown workload record {workload!r}; the harness and workloads/ may be out of step")

@@ -71,7 +71,7 @@ def test_every_problem_reported_at_once(tmp_path):
 
 def test_step_needs_exactly_one_kind(tmp_path):
     found = problems(tmp_path, "name: x\nsteps:\n  - mpijob: {}\n    allreduce: {}\n")
-    assert "exactly one of allreduce, horovod, mpijob" in found[0]
+    assert "exactly one of allreduce, horovod, memcpy, mpijob" in found[0]
 
 
 def test_allreduce_size_smaller_than_element(tmp_path):
