@@ -10,11 +10,12 @@ import logging
 import sys
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
 from harness.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, HarnessError, MetricsMissed
-from harness.log import console, setup_logging
+from harness.log import setup_logging
 from harness.processes import install_signal_handlers
 
 log = logging.getLogger("mpijob-bench")
@@ -171,8 +172,10 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         table.add_column(column)
     for status in cluster.status():
         table.add_row(status.name, status.version, str(status.pid or "-"), "running" if status.running else "stopped")
-    console.print(table)
-    console.print(f"kubeconfig: {cluster.kubeconfig}")
+    # Status is the command's output, so it goes to stdout; logs stay on stderr.
+    stdout = Console(soft_wrap=True)
+    stdout.print(table)
+    stdout.print(f"kubeconfig: {cluster.kubeconfig}")
     return EXIT_OK if cluster.is_healthy() else EXIT_ERROR
 
 

@@ -39,6 +39,7 @@ OPERATOR_NAMESPACE = "mpi-operator"
 OPERATOR_HEALTH_PORT = 8080
 KWOK_CRDS = ["Stage", "Logs", "ClusterLogs"]
 NODE_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
+_COMPONENT_EXIT_WAIT_S = 30.0
 
 
 @dataclass
@@ -273,8 +274,11 @@ class KwokCluster:
         operator = TrackedProcess.load(self.operator_pid_path)
         if operator is not None:
             stop_process(operator)
+        # kwokctl removes its PID files and returns before the processes have exited, so the
+        # list is taken first and each process is waited for afterwards.
+        components = self.kwok_components()
         self._delete_kwok_cluster()
-        self._stop_leftover_components()
+        self._wait_components_stopped(components)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         if not quiet:
             log.info("cluster %s stopped and its state removed", self.name)
@@ -284,7 +288,10 @@ class KwokCluster:
         kwokctl = self._kwokctl_path()
         if kwokctl is None or not self.cluster_dir.exists():
             return
-        argv = [str(kwokctl), "--name", self.name, "delete", "cluster", "--kubeconfig", ""]
+        # kwokctl removes the cluster's context from the file given here; pointing it at a file
+        # inside the state folder keeps the user's ~/.kube/config untouched.
+        untouched = self.state_dir / "kwokctl-context.yaml"
+        argv = [str(kwokctl), "--name", self.name, "delete", "cluster", "--kubeconfig", str(untouched)]
         env = {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
         try:
             result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
@@ -293,8 +300,11 @@ class KwokCluster:
         except subprocess.TimeoutExpired:
             log.warning("kwokctl delete cluster timed out; stopping components by PID")
 
-    def _stop_leftover_components(self) -> None:
-        for process in self.kwok_components():
+    def _wait_components_stopped(self, components: list[TrackedProcess]) -> None:
+        deadline = time.monotonic() + _COMPONENT_EXIT_WAIT_S
+        for process in components:
+            while process.is_running() and time.monotonic() < deadline:
+                time.sleep(0.1)
             if process.is_running():
                 log.warning("%s (pid %d) still running after kwokctl delete; terminating it", process.name, process.pid)
                 stop_process(process)
@@ -375,13 +385,16 @@ def _nodes_manifest(options: ClusterOptions) -> str:
 def _check_port_free(port: int, purpose: str, all_interfaces: bool = False) -> None:
     address = "" if all_interfaces else LOOPBACK
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Go servers set SO_REUSEADDR, so connections left in TIME_WAIT do not block them;
+        # the probe must ignore those too.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
         except OSError as error:
             raise ClusterError(
                 f"port {port}, needed by {purpose}, is already in use{_port_owner(port)} ({error.strerror})",
-                hint="stop the process that holds it (another `mpijob-bench cluster up`? run "
-                "`mpijob-bench cluster status --all`), or pick another port where the option exists",
+                hint="stop the process that holds it; if it is another local cluster, stop that one "
+                "with `mpijob-bench cluster down --name NAME`",
             ) from error
 
 

@@ -141,7 +141,7 @@ def ensure_toolchain(build: bool = True) -> Toolchain:
     versions: dict[str, str] = {}
     for component in COMPONENTS:
         target = component_dir(component, go)
-        if not (target / ".complete").exists():
+        if not _is_complete(component, target):
             if not build:
                 raise ToolchainError(
                     f"{component.name} {component.version} is not built yet",
@@ -154,6 +154,10 @@ def ensure_toolchain(build: bool = True) -> Toolchain:
         for binary in component.binaries:
             binaries[binary] = target / binary
     return Toolchain(binaries, versions, _mpijob_crd_path(go))
+
+
+def _is_complete(component: Component, target: Path) -> bool:
+    return (target / ".complete").exists() and all((target / name).exists() for name in component.binaries)
 
 
 def _mpijob_crd_path(go: str) -> Path:
@@ -169,7 +173,9 @@ def _build_component(component: Component, target: Path) -> None:
         _go_build(component, staging)
         if component.name == "mpi-operator":
             _copy_mpijob_crd(component, staging)
+        _rename_outputs(component, staging)
         (staging / ".complete").write_text(json.dumps({"version": component.version}))
+        staging.chmod(0o755)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     finally:
@@ -211,6 +217,16 @@ def _go_build(component: Component, output_dir: Path) -> None:
             f"{component.module_dir}/go.mod",
         )
     (output_dir / "build.log").unlink()
+
+
+def _rename_outputs(component: Component, output_dir: Path) -> None:
+    # `go build -o DIR/` names each binary after its package path's last element, skipping a
+    # major-version suffix: go.etcd.io/etcd/server/v3 becomes "server", not "etcd".
+    for name, package in component.binaries.items():
+        elements = package.split("/")
+        default = elements[-2] if re.fullmatch(r"v\d+", elements[-1]) else elements[-1]
+        if default != name:
+            (output_dir / default).rename(output_dir / name)
 
 
 def _count_packages_to_compile(component: Component, packages: list[str]) -> int | None:

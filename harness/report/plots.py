@@ -68,6 +68,7 @@ def plot_mpijob_phases(frame: pd.DataFrame, path: Path) -> Path | None:
         return None
     table = phases.pivot_table(index="label.phase", columns="label.job", values="value", aggfunc="max")
     table = table.loc[phases.drop_duplicates("label.phase")["label.phase"]]
+    table.columns.name = "job"
     figure, axes = plt.subplots(figsize=(7, 4))
     table.plot.barh(ax=axes)
     axes.invert_yaxis()

@@ -8,6 +8,7 @@ import pandas as pd
 
 from harness.report import plots
 from harness.results.records import records_frame
+from harness.scenario.units import format_size
 
 if TYPE_CHECKING:
     from harness.results.run import RunResults
@@ -37,8 +38,18 @@ def _header(results: RunResults) -> str:
         lines.append("**Status: complete.**")
     lines += ["", f"Started {results.started_at}, finished {results.finished_at}.", ""]
     lines += ["| metadata | value |", "|---|---|"]
-    lines += [f"| {key} | {value} |" for key, value in results.metadata.items()]
+    lines += [f"| {key} | {value} |" for key, value in _flatten(results.metadata)]
     return "\n".join(lines)
+
+
+def _flatten(metadata: dict, prefix: str = "") -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = []
+    for key, value in metadata.items():
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
 
 
 def _verdicts(results: RunResults) -> str:
@@ -65,7 +76,13 @@ def _allreduce_section(results: RunResults, frame: pd.DataFrame) -> str:
     table.index.names = [name.removeprefix("label.") for name in table.index.names]
     units = rows.drop_duplicates("metric").set_index("metric")["unit"].to_dict()
     table.columns = [f"{column} ({units[column]})" for column in table.columns]
-    section = ["## Allreduce", "", table.reset_index().to_markdown(index=False, floatfmt=".4g")]
+    table = table.reset_index()
+    # Labels of other kinds leave NaN in these columns, which turns them into floats.
+    table["ranks"] = table["ranks"].astype(int)
+    table["size_bytes"] = table["size_bytes"].astype(int)
+    table.insert(table.columns.get_loc("size_bytes"), "size", table["size_bytes"].map(format_size))
+    table = table.drop(columns="size_bytes")
+    section = ["## Allreduce", "", table.to_markdown(index=False, floatfmt=".4g")]
     limit = frame[(frame["kind"] == "memcpy") & (frame["metric"] == "bandwidth")]
     if not limit.empty:
         section += ["", f"Memory-copy bandwidth in the same run (the limit): {limit['value'].max():.3g} GB/s."]
