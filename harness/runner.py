@@ -80,10 +80,10 @@ def _check_out_dir(out_dir: Path) -> None:
 
 
 def _run_steps(scenario: Scenario, results: RunResults, out_dir: Path, cluster: tuple | None) -> None:
-    api, kubeconfig = cluster if cluster else (None, None)
+    api, kubeconfig, provider = cluster if cluster else (None, None, None)
     for index, step in enumerate(scenario.steps):
         log.info("step %d/%d: %s", index + 1, len(scenario.steps), _describe(step))
-        context = StepContext(out_dir=out_dir, index=index, api=api, kubeconfig=kubeconfig)
+        context = StepContext(out_dir=out_dir, index=index, api=api, kubeconfig=kubeconfig, provider=provider)
         results.add(STEP_RUNNERS[step.kind](step.spec, context))
 
 
@@ -107,10 +107,10 @@ def _cluster(scenario: Scenario, options: RunOptions, results: RunResults) -> It
     if options.kubeconfig or spec.provider == "existing":
         kubeconfig = resolve_kubeconfig(options.kubeconfig or spec.kubeconfig)
         results.metadata["cluster"] = {"provider": "existing", "kubeconfig": str(kubeconfig)}
-        yield check_cluster(kubeconfig), kubeconfig
+        yield check_cluster(kubeconfig), kubeconfig, "existing"
         return
     with _kwok_cluster(spec, options.keep_cluster, results) as cluster:
-        yield api_client(cluster.kubeconfig), cluster.kubeconfig
+        yield api_client(cluster.kubeconfig), cluster.kubeconfig, "kwok"
 
 
 @contextmanager
@@ -141,4 +141,4 @@ def _log_outcome(results: RunResults) -> None:
     for verdict in results.verdicts:
         (log.info if verdict.passed else log.error)("%s", verdict.line())
     state = "partial results" if results.status == "partial" else "results"
-    log.info("%s written to %s (results.json, results.csv, summary.md)", state, results.out_dir)
+    log.info("%s written to %s (summary.md, results.json, results.csv, junit.xml)", state, results.out_dir)

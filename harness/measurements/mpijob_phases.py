@@ -57,6 +57,9 @@ class JobTimeline:
     def workers(self) -> list[PodTimeline]:
         return [pod for pod in self.pods.values() if pod.role == "worker"]
 
+    def launcher_pod(self) -> str | None:
+        return next((name for name, pod in self.pods.items() if pod.role == "launcher"), None)
+
 
 class MPIJobPhaseTracker:
     """Consumes MPIJob and pod watch events and keeps one JobTimeline per job."""

@@ -69,8 +69,11 @@ class RunResults:
         }
 
     def write(self) -> Path:
-        """Write results.json, results.csv and summary.md (with plots) into out_dir."""
-        from harness.report.summary import write_summary  # matplotlib loads only when writing
+        """Write results.json, results.csv, summary.md with plots, junit.xml and PerfData files."""
+        # matplotlib loads only when writing
+        from harness.report.junit import write_junit
+        from harness.report.perfdata import write_perfdata
+        from harness.report.summary import write_summary
 
         if self.status == "running":
             self.status = "complete"
@@ -79,6 +82,8 @@ class RunResults:
         (self.out_dir / "results.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         records_frame(self.records).to_csv(self.out_dir / "results.csv", index=False)
         write_summary(self)
+        write_junit(self, self.out_dir / "junit.xml")
+        write_perfdata(self, self.out_dir)
         return self.out_dir
 
 

@@ -66,11 +66,21 @@ class ClusterSpec(StrictModel):
         return self
 
 
-class AllreduceStep(StrictModel):
+class RunnerSettings(StrictModel):
+    """Where a workload runs. With runner: mpijob the other fields shape the MPIJob."""
+
+    runner: Literal["local", "mpijob"] = "local"
+    image: str = "mpijob-bench/workloads:latest"
+    namespace: str = "default"
+    slots_per_worker: PositiveInt = 1
+    worker_cpu: str = "1"
+    worker_gpus: NonNegativeInt = 0
+
+
+class AllreduceStep(RunnerSettings):
     """A size sweep of one allreduce implementation."""
 
     workload: Literal["mpi", "torch", "horovod"] = "mpi"
-    runner: Literal["local", "mpijob"] = "local"
     ranks: PositiveInt = 2
     min_bytes: Size = 8
     max_bytes: Size = 64 * 2**20
@@ -94,10 +104,9 @@ class AllreduceStep(StrictModel):
         return self
 
 
-class HorovodStep(StrictModel):
+class HorovodStep(RunnerSettings):
     """Horovod synthetic training at each rank count, for scaling efficiency."""
 
-    runner: Literal["local", "mpijob"] = "local"
     ranks: list[PositiveInt] = Field(default_factory=lambda: [1, 2])
     model: str = "convnet"
     batch_size: PositiveInt = 16

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from harness.errors import HarnessError
 from harness.results.records import Record
 from harness.scenario.models import AllreduceStep, HorovodStep, MemcpyStep
 from harness.steps.context import StepContext
+from harness.steps.mpijob_runner import job_name, run_as_mpijob
 from harness.steps.mpirun import run_python_module, run_under_mpirun
 from harness.steps.workload_output import parse_bench_lines, rows_to_records
 
@@ -18,6 +18,7 @@ ALLREDUCE_MODULES = {
     "torch": "workloads.allreduce_torch",
     "horovod": "workloads.horovod_synthetic",
 }
+HOROVOD_MODULE = "workloads.horovod_synthetic"
 
 
 def allreduce_arguments(step: AllreduceStep) -> list[str]:
@@ -38,9 +39,14 @@ def allreduce_arguments(step: AllreduceStep) -> list[str]:
 
 
 def run_allreduce_step(step: AllreduceStep, context: StepContext) -> list[Record]:
-    _require_local(step.runner)
     module = ALLREDUCE_MODULES[step.workload]
-    log.info("allreduce sweep: %s on %d ranks, %d to %d bytes", step.workload, step.ranks, step.min_bytes, step.max_bytes)
+    log.info(
+        "allreduce sweep: %s on %d ranks (%s), %d to %d bytes",
+        step.workload, step.ranks, step.runner, step.min_bytes, step.max_bytes,
+    )
+    if step.runner == "mpijob":
+        name = job_name(context.index, f"allreduce-{step.workload}", step.ranks)
+        return run_as_mpijob(context, name, step, step.ranks, module, allreduce_arguments(step), step.timeout)
     output = run_under_mpirun(
         step.ranks, module, allreduce_arguments(step), context.out_dir / f"step{context.index}-{step.workload}.log", step.timeout
     )
@@ -50,18 +56,21 @@ def run_allreduce_step(step: AllreduceStep, context: StepContext) -> list[Record
 
 
 def run_horovod_step(step: HorovodStep, context: StepContext) -> list[Record]:
-    _require_local(step.runner)
     records: list[Record] = []
     for ranks in step.ranks:
-        log.info("horovod synthetic training: %s on %d rank(s)", step.model, ranks)
+        log.info("horovod synthetic training: %s on %d rank(s) (%s)", step.model, ranks, step.runner)
         arguments = [
             "--model", step.model,
             "--batch-size", str(step.batch_size),
             "--warmup-batches", str(step.warmup_batches),
             "--batches", str(step.batches),
         ]
+        if step.runner == "mpijob":
+            name = job_name(context.index, "horovod", ranks)
+            records += run_as_mpijob(context, name, step, ranks, HOROVOD_MODULE, arguments, step.timeout)
+            continue
         output = run_under_mpirun(
-            ranks, "workloads.horovod_synthetic", arguments,
+            ranks, HOROVOD_MODULE, arguments,
             context.out_dir / f"step{context.index}-horovod-{ranks}.log", step.timeout,
         )
         records += rows_to_records(parse_bench_lines(output), {"runner": "local", "step": context.index})
@@ -95,8 +104,3 @@ def scaling_efficiency(records: list[Record]) -> list[Record]:
     ]
 
 
-def _require_local(runner: str) -> None:
-    if runner != "local":
-        raise HarnessError(
-            f"runner {runner!r} is not available for this step yet; use runner: local",
-        )

@@ -18,6 +18,7 @@ class StepContext:
     index: int
     api: client.ApiClient | None = None
     kubeconfig: Path | None = None
+    provider: str | None = None  # "kwok" or "existing"; None when the run has no cluster
     clock: Callable[[], float] = field(default=time.monotonic)
 
     def require_api(self) -> client.ApiClient:

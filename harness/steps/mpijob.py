@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import queue
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -18,7 +20,7 @@ from harness.k8s.mpijob import (
     build_manifest,
 )
 from harness.k8s.watch import ResourceWatch, WatchEvent
-from harness.measurements.mpijob_phases import JOB_PHASES, MPIJobPhaseTracker
+from harness.measurements.mpijob_phases import JOB_PHASES, JobTimeline, MPIJobPhaseTracker
 from harness.results.records import Record
 from harness.scenario.models import MPIJobStep
 from harness.steps.context import StepContext
@@ -42,50 +44,98 @@ def spec_from_step(step: MPIJobStep) -> MPIJobSpec:
     )
 
 
+@dataclass
+class FollowedJob:
+    """What following one MPIJob produced: its timeline, and the launcher log if read."""
+
+    tracker: MPIJobPhaseTracker
+    timeline: JobTimeline
+    timed_out: bool
+    launcher_log: str | None = None
+
+
 def run_mpijob_step(step: MPIJobStep, context: StepContext) -> list[Record]:
+    followed = submit_and_follow(context, spec_from_step(step), step.timeout, step.delete_after)
+    return job_records(followed, context)
+
+
+def job_records(followed: FollowedJob, context: StepContext) -> list[Record]:
+    name = followed.timeline.name
+    records = followed.tracker.records({"step": context.index})
+    records.append(Record("mpijob_outcome", "timed_out", float(followed.timed_out), "bool", {"step": context.index, "job": name}))
+    return records
+
+
+def submit_and_follow(
+    context: StepContext,
+    spec: MPIJobSpec,
+    timeout_s: float,
+    delete_after: bool = True,
+    on_launcher_pod: Callable[[str], None] | None = None,
+    read_launcher_log: bool = False,
+) -> FollowedJob:
+    """Create the MPIJob, process watch events until it ends or timeout_s passes.
+
+    on_launcher_pod is called once with the launcher pod's name as soon as a watch sees it.
+    The launcher's log is read before the job is deleted when read_launcher_log is true.
+    """
     api = context.require_api()
-    _ensure_namespace(api, step.namespace)
-    _delete_stale_job(api, step.namespace, step.name)
-    manifest = build_manifest(spec_from_step(step))
+    _ensure_namespace(api, spec.namespace)
+    _delete_stale_job(api, spec.namespace, spec.name)
+    manifest = build_manifest(spec)
 
     tracker = MPIJobPhaseTracker()
     events: queue.Queue[WatchEvent] = queue.Queue()
-    watches = [
-        ResourceWatch("mpijobs", MPIJob.list_function(api), step.namespace, events, context.clock),
-        ResourceWatch(
-            "pods", client.CoreV1Api(api).list_namespaced_pod, step.namespace, events, context.clock,
-            label_selector=f"{JOB_NAME_LABEL}={step.name}",
-        ),
-    ]
-    for resource_watch in watches:
-        resource_watch.start()
+    watches = _start_watches(api, spec, events, context)
+    launcher_log = None
     try:
         for resource_watch in watches:
             if not resource_watch.listed.wait(timeout=30):
                 raise ClusterError(f"the initial list of {resource_watch.source} did not finish within 30 s")
-        timeline = tracker.expect(step.name, step.workers, context.clock())
+        timeline = tracker.expect(spec.name, spec.workers, context.clock())
         MPIJob.create(api, manifest)
-        tracker.mark_create_returned(step.name, context.clock())
-        log.info("MPIJob %s/%s submitted with %d workers", step.namespace, step.name, step.workers)
-        timed_out = not _follow(tracker, events, step, context)
+        tracker.mark_create_returned(spec.name, context.clock())
+        log.info("MPIJob %s/%s submitted with %d workers", spec.namespace, spec.name, spec.workers)
+        finished = _follow(tracker, events, spec.name, timeout_s, on_launcher_pod)
+        if read_launcher_log:
+            launcher_log = _read_launcher_log(api, spec.namespace, timeline)
     finally:
         for resource_watch in watches:
             resource_watch.stop()
-        if step.delete_after:
-            _delete_job(api, step.namespace, step.name)
-
-    records = tracker.records({"step": context.index})
-    records.append(Record("mpijob_outcome", "timed_out", float(timed_out), "bool", {"job": step.name, "step": context.index}))
-    if timed_out:
+        if delete_after:
+            _delete_job(api, spec.namespace, spec.name)
+    if not finished:
         missing = [phase for phase in JOB_PHASES[:-1] if phase not in timeline.phases]
-        log.error("MPIJob %s did not finish within %.0f s; phases never seen: %s", step.name, step.timeout, ", ".join(missing))
-    return records
+        log.error("MPIJob %s did not finish within %.0f s; phases never seen: %s", spec.name, timeout_s, ", ".join(missing))
+    return FollowedJob(tracker, timeline, not finished, launcher_log)
 
 
-def _follow(tracker: MPIJobPhaseTracker, events: queue.Queue[WatchEvent], step: MPIJobStep, context: StepContext) -> bool:
-    """Process events until the job finishes; False if the step timed out first."""
-    timeline = tracker.jobs[step.name]
-    deadline = time.monotonic() + step.timeout
+def _start_watches(
+    api: client.ApiClient, spec: MPIJobSpec, events: queue.Queue[WatchEvent], context: StepContext
+) -> list[ResourceWatch]:
+    watches = [
+        ResourceWatch("mpijobs", MPIJob.list_function(api), spec.namespace, events, context.clock),
+        ResourceWatch(
+            "pods", client.CoreV1Api(api).list_namespaced_pod, spec.namespace, events, context.clock,
+            label_selector=f"{JOB_NAME_LABEL}={spec.name}",
+        ),
+    ]
+    for resource_watch in watches:
+        resource_watch.start()
+    return watches
+
+
+def _follow(
+    tracker: MPIJobPhaseTracker,
+    events: queue.Queue[WatchEvent],
+    name: str,
+    timeout_s: float,
+    on_launcher_pod: Callable[[str], None] | None,
+) -> bool:
+    """Process events until the job finishes; False if timeout_s passed first."""
+    timeline = tracker.jobs[name]
+    deadline = time.monotonic() + timeout_s
+    launcher_announced = False
     while time.monotonic() < deadline:
         try:
             event = events.get(timeout=0.5)
@@ -95,10 +145,26 @@ def _follow(tracker: MPIJobPhaseTracker, events: queue.Queue[WatchEvent], step: 
         tracker.process(event)
         for phase in JOB_PHASES:
             if phase in timeline.phases and phase not in seen_before:
-                log.info("MPIJob %s: %s (+%.2f s)", step.name, phase, timeline.phases[phase] - timeline.create_sent)
+                log.info("MPIJob %s: %s (+%.2f s)", name, phase, timeline.phases[phase] - timeline.create_sent)
+        launcher = timeline.launcher_pod()
+        if on_launcher_pod and launcher and not launcher_announced:
+            on_launcher_pod(launcher)
+            launcher_announced = True
         if timeline.finished:
             return True
     return False
+
+
+def _read_launcher_log(api: client.ApiClient, namespace: str, timeline: JobTimeline) -> str | None:
+    launcher = timeline.launcher_pod()
+    if launcher is None:
+        log.warning("MPIJob %s never had a launcher pod; no log to read", timeline.name)
+        return None
+    try:
+        return client.CoreV1Api(api).read_namespaced_pod_log(launcher, namespace)
+    except ApiException as error:
+        log.error("could not read the log of launcher %s/%s: %s %s", namespace, launcher, error.status, error.reason)
+        return None
 
 
 def _ensure_namespace(api: client.ApiClient, namespace: str) -> None:

@@ -35,7 +35,8 @@ def test_run_writes_result_files(smoke_run):
     out_dir, results = smoke_run
     assert results["version"] == 1
     assert results["status"] == "complete"
-    for name in ("results.json", "results.csv", "summary.md", "busbw.png", "mpijob_phases.png"):
+    for name in ("results.json", "results.csv", "summary.md", "busbw.png", "mpijob_phases.png", "junit.xml",
+                 "PerfData_api_call.json", "PerfData_pod_startup.json"):
         assert (out_dir / name).stat().st_size > 0, name
     summary = (out_dir / "summary.md").read_text()
     assert "5 of 5 passed" in summary
