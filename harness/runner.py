@@ -16,6 +16,7 @@ from clusters.existing.provider import check_cluster, resolve_kubeconfig
 from clusters.kwok.provider import ClusterOptions, KwokCluster
 from harness.errors import HarnessError, MetricsMissed
 from harness.k8s.client import api_client
+from harness.measurements.resource_usage import ResourceSampler, control_plane_pids
 from harness.results.metadata import collect_metadata
 from harness.results.run import RunResults, default_run_dir
 from harness.results.verdicts import judge_all
@@ -126,15 +127,26 @@ def _kwok_cluster(spec: ClusterSpec, keep: bool, results: RunResults) -> Iterato
     )
     started_here = cluster.up(cluster_options)
     if not started_here:
-        log.info("reusing the running cluster %s; its node count and operator flags are kept as they are", spec.name)
+        log.info("reusing the running cluster %s; its node count is kept as it is", spec.name)
+        cluster.apply_operator_options(cluster_options)
     info = cluster.info()
     results.metadata["cluster"] = {"provider": "kwok", "name": spec.name, **info.get("options", {}), "versions": info.get("versions", {})}
+    sampler = ResourceSampler(control_plane_pids(cluster.status()), interval_s=1.0)
+    sampler.start()
     try:
         yield cluster
     finally:
+        sampler.stop()
+        results.add(sampler.records())
+        _log_control_plane_cost(sampler)
         if started_here and not keep:
             log.info("stopping cluster %s (started for this run; --keep-cluster keeps it)", spec.name)
             cluster.down(quiet=True)
+
+
+def _log_control_plane_cost(sampler: ResourceSampler) -> None:
+    for name, usage in sorted(sampler.usage().items()):
+        log.info("control-plane cost: %-24s %7.1f CPU s, peak RSS %6.0f MiB", name, usage.cpu_seconds, usage.peak_rss_bytes / 2**20)
 
 
 def _log_outcome(results: RunResults) -> None:

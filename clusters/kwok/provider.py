@@ -243,6 +243,29 @@ class KwokCluster:
             operator.pid, options.operator_qps, options.operator_burst, options.operator_threadiness,
         )
 
+    def apply_operator_options(self, options: ClusterOptions) -> bool:
+        """Restart the operator if its flags differ from options; True if it was restarted."""
+        info = self.info()
+        current = info.get("options", {})
+        keys = ("operator_qps", "operator_burst", "operator_threadiness")
+        if all(current.get(key) == getattr(options, key) for key in keys):
+            return False
+        log.info(
+            "restarting the MPI Operator: qps %s -> %d, burst %s -> %d, threadiness %s -> %d",
+            current.get("operator_qps"), options.operator_qps,
+            current.get("operator_burst"), options.operator_burst,
+            current.get("operator_threadiness"), options.operator_threadiness,
+        )
+        operator = TrackedProcess.load(self.operator_pid_path)
+        if operator is not None:
+            stop_process(operator)
+        _wait_port_released(OPERATOR_HEALTH_PORT)
+        toolchain = ensure_toolchain(build=False)
+        self._start_operator(options, toolchain)
+        info["options"] = {**current, **{key: getattr(options, key) for key in keys}}
+        self.info_path.write_text(json.dumps(info, indent=2))
+        return True
+
     def _wait_operator_leader(self, operator: TrackedProcess, timeout_s: float) -> None:
         # /healthz turns 200 once the operator holds its leader-election lease.
         deadline = time.monotonic() + timeout_s
@@ -396,6 +419,17 @@ def _check_port_free(port: int, purpose: str, all_interfaces: bool = False) -> N
                 hint="stop the process that holds it; if it is another local cluster, stop that one "
                 "with `mpijob-bench cluster down --name NAME`",
             ) from error
+
+
+def _wait_port_released(port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            _check_port_free(port, "the MPI Operator's health server", all_interfaces=True)
+            return
+        except ClusterError:
+            time.sleep(0.2)
+    _check_port_free(port, "the MPI Operator's health server", all_interfaces=True)
 
 
 def _port_owner(port: int) -> str:

@@ -13,6 +13,8 @@ JOB_NAME_LABEL = "training.kubeflow.org/job-name"
 RUN_DURATION_ANNOTATION = "mpijob-bench.io/run-duration"
 EXIT_CODE_ANNOTATION = "mpijob-bench.io/exit-code"
 START_DELAY_ANNOTATION = "mpijob-bench.io/start-delay"
+FAIL_AFTER_ANNOTATION = "mpijob-bench.io/fail-after"
+OPERATOR_NAME_LABEL = "training.kubeflow.org/operator-name"
 
 
 class MPIJob:
@@ -68,6 +70,8 @@ class MPIJobSpec:
     labels: dict[str, str] = field(default_factory=dict)
     launcher_creation_policy: str = "AtStartup"
     clean_pod_policy: str = "Running"
+    backoff_limit: int | None = None
+    worker_container_name: str = "worker"
 
 
 def build_manifest(spec: MPIJobSpec) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def build_manifest(spec: MPIJobSpec) -> dict[str, Any]:
         "spec": {
             "slotsPerWorker": spec.slots_per_worker,
             "launcherCreationPolicy": spec.launcher_creation_policy,
-            "runPolicy": {"cleanPodPolicy": spec.clean_pod_policy},
+            "runPolicy": _run_policy(spec),
             "mpiReplicaSpecs": {
                 "Launcher": {
                     "replicas": 1,
@@ -93,12 +97,20 @@ def build_manifest(spec: MPIJobSpec) -> dict[str, Any]:
                 "Worker": {
                     "replicas": spec.workers,
                     "template": _pod_template(
-                        "worker", spec.image, spec.worker_command, worker_resources, spec.worker_annotations,
+                        spec.worker_container_name, spec.image, spec.worker_command, worker_resources,
+                        spec.worker_annotations,
                     ),
                 },
             },
         },
     }
+
+
+def _run_policy(spec: MPIJobSpec) -> dict[str, Any]:
+    policy: dict[str, Any] = {"cleanPodPolicy": spec.clean_pod_policy}
+    if spec.backoff_limit is not None:
+        policy["backoffLimit"] = spec.backoff_limit
+    return policy
 
 
 def _pod_template(

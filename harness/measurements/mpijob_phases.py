@@ -20,8 +20,10 @@ JOB_PHASES = (
     "created",
     "workers_scheduled",
     "workers_running",
+    "workers_active_reported",
     "launcher_running",
     "running",
+    "launcher_finished",
     "succeeded",
     "failed",
 )
@@ -90,10 +92,15 @@ class MPIJobPhaseTracker:
             return
         if event.type == "MODIFIED":
             timeline.status_updates += 1
-        for condition in event.object.get("status", {}).get("conditions", []) or []:
+        status = event.object.get("status", {}) or {}
+        for condition in status.get("conditions", []) or []:
             phase = _CONDITION_PHASES.get(condition.get("type"))
             if phase and condition.get("status") == "True":
                 timeline.stamp(phase, event.arrived)
+        # Status lag: when the MPIJob's own status first counts every worker as active.
+        worker_status = (status.get("replicaStatuses", {}) or {}).get("Worker", {}) or {}
+        if worker_status.get("active", 0) >= timeline.expected_workers:
+            timeline.stamp("workers_active_reported", event.arrived)
 
     def _process_pod(self, event: WatchEvent) -> None:
         labels = event.object.get("metadata", {}).get("labels", {}) or {}
@@ -114,6 +121,8 @@ class MPIJobPhaseTracker:
     def _stamp_pod_phases(timeline: JobTimeline, pod: PodTimeline, at: float) -> None:
         if pod.role == "launcher" and pod.running is not None:
             timeline.stamp("launcher_running", pod.running)
+        if pod.role == "launcher" and pod.phase in ("Succeeded", "Failed"):
+            timeline.stamp("launcher_finished", at)
         workers = timeline.workers()
         if len(workers) < timeline.expected_workers:
             return
@@ -127,6 +136,25 @@ class MPIJobPhaseTracker:
         for timeline in self.jobs.values():
             records += _job_records(timeline, extra_labels or {})
         return records
+
+
+def _status_lag_records(timeline: JobTimeline, labels: dict[str, Any]) -> list[Record]:
+    """Seconds from a change seen on the pods to the MPIJob status reflecting it."""
+    pairs = (
+        ("workers_running", "workers_active_reported"),
+        ("launcher_running", "running"),
+        ("launcher_finished", "succeeded"),
+        ("launcher_finished", "failed"),
+    )
+    records = []
+    for pod_phase, job_phase in pairs:
+        if pod_phase in timeline.phases and job_phase in timeline.phases:
+            # Two watches deliver these; the pod event can arrive after the job event, and
+            # a lag below zero only means the two were too close to order, so clamp at 0.
+            lag = max(0.0, timeline.phases[job_phase] - timeline.phases[pod_phase])
+            transition = f"{pod_phase}_to_{job_phase}"
+            records.append(Record("status_lag", "latency", lag, "s", {**labels, "transition": transition}))
+    return records
 
 
 def _is_scheduled(pod: dict[str, Any]) -> bool:
@@ -151,6 +179,9 @@ def _job_records(timeline: JobTimeline, extra: dict[str, Any]) -> list[Record]:
     workers_running = sum(1 for worker in timeline.workers() if worker.running is not None)
     records.append(Record("mpijob_outcome", "workers_running", float(workers_running), "pods", labels))
     records.append(Record("mpijob_status", "updates", float(timeline.status_updates), "writes", labels))
+    launchers = sum(1 for pod in timeline.pods.values() if pod.role == "launcher")
+    records.append(Record("mpijob_outcome", "launcher_pods", float(launchers), "pods", labels))
+    records += _status_lag_records(timeline, labels)
     for pod_name, pod in sorted(timeline.pods.items()):
         if pod.created is not None and pod.running is not None:
             startup = pod.running - pod.created

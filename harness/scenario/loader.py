@@ -44,7 +44,12 @@ def _read(path: Path) -> str:
 def _render(path: Path, source: str, params: dict[str, str]) -> str:
     # Scenario files may use Jinja2 expressions such as `{{ workers | default(128) }}`; values
     # come from `--param NAME=VALUE`.
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    # The loader lets a scenario include shared fragments that sit beside it.
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(path.parent),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     try:
         template_ast = environment.parse(source)
     except jinja2.TemplateSyntaxError as error:
@@ -62,6 +67,8 @@ def _render(path: Path, source: str, params: dict[str, str]) -> str:
         return environment.from_string(source).render(**values)
     except jinja2.UndefinedError as error:
         raise ScenarioError(str(path), [f"template: {error.message}; pass it with --param"]) from None
+    except jinja2.TemplateNotFound as error:
+        raise ScenarioError(str(path), [f"template: included file {error.name} not found beside the scenario"]) from None
 
 
 def _parse_yaml(path: Path, text: str) -> Any:

@@ -124,10 +124,14 @@ class MemcpyStep(StrictModel):
 
 
 class MPIJobStep(StrictModel):
-    """Submit one MPIJob and follow it through its phases on a watch."""
+    """Submit one or more MPIJobs and follow them through their phases on a watch."""
 
     name: str = "smoke"
     namespace: str = "default"
+    jobs: PositiveInt = 1
+    arrival: Literal["burst", "poisson"] = "burst"
+    rate: float | None = Field(default=None, gt=0)  # jobs per second, poisson arrival only
+    seed: int = 0
     workers: PositiveInt = 4
     slots_per_worker: PositiveInt = 1
     worker_cpu: str = "1"
@@ -137,7 +141,11 @@ class MPIJobStep(StrictModel):
     launcher_command: list[str] = Field(
         default_factory=lambda: ["mpirun", "python", "-m", "workloads.allreduce_mpi"]
     )
+    launcher_creation_policy: Literal["AtStartup", "WaitForWorkersReady"] = "AtStartup"
     run_duration: Seconds = 2.0
+    pod_start_delay: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 0.0
+    failure: Literal["none", "worker-fails", "launcher-fails", "invalid-template"] = "none"
+    expect: Literal["succeeded", "failed", "stuck"] = "succeeded"
     timeout: Seconds = 300.0
     delete_after: bool = True
 
@@ -145,6 +153,20 @@ class MPIJobStep(StrictModel):
     @classmethod
     def _names_are_dns_labels(cls, value: str) -> str:
         return _check_dns_label(value, "name")
+
+    @model_validator(mode="after")
+    def _arrival_has_rate(self) -> MPIJobStep:
+        if self.arrival == "poisson" and self.rate is None:
+            raise ValueError("arrival: poisson needs rate (jobs per second), for example rate: 2")
+        if self.arrival == "burst" and self.rate is not None:
+            raise ValueError("rate applies to arrival: poisson only; remove it or set arrival: poisson")
+        return self
+
+    def job_names(self) -> list[str]:
+        if self.jobs == 1:
+            return [self.name]
+        width = len(str(self.jobs - 1))
+        return [f"{self.name}-{index:0{width}d}" for index in range(self.jobs)]
 
 
 class Step(StrictModel):

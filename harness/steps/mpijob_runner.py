@@ -23,7 +23,7 @@ from harness.k8s.mpijob import RUN_DURATION_ANNOTATION, MPIJobSpec
 from harness.results.records import Record
 from harness.scenario.models import RunnerSettings
 from harness.steps.context import StepContext
-from harness.steps.mpijob import job_records, submit_and_follow
+from harness.steps.mpijob import fleet_records, run_fleet
 from harness.steps.mpirun import run_under_mpirun
 from harness.steps.workload_output import parse_bench_lines, rows_to_records
 
@@ -74,16 +74,17 @@ def run_as_mpijob(
         on_launcher_pod = _log_publisher(context, spec.namespace, log_file)
         labels["executed_on"] = "local-mpirun"
     try:
-        followed = submit_and_follow(
-            context, spec, timeout_s, on_launcher_pod=on_launcher_pod, read_launcher_log=True
+        result = run_fleet(
+            context, [spec], [0.0], timeout_s, on_launcher_pod=on_launcher_pod, read_launcher_logs=True
         )
     finally:
         if on_launcher_pod is not None:
             _delete_published_logs(context, spec.namespace)
-    records = job_records(followed, context)
-    if followed.launcher_log is None:
+    records = fleet_records(result, context)
+    launcher_log = result.launcher_logs.get(name)
+    if launcher_log is None:
         raise WorkloadError(f"MPIJob {name} produced no launcher log to read results from")
-    rows = parse_bench_lines(followed.launcher_log)
+    rows = parse_bench_lines(launcher_log)
     if not rows:
         raise WorkloadError(
             f"the launcher log of MPIJob {name} holds no BENCH_RECORD lines",
@@ -112,7 +113,7 @@ def to_cri_log(text: str, now: datetime | None = None) -> str:
 def _log_publisher(context: StepContext, namespace: str, log_file: Path):
     api = context.require_api()
 
-    def publish(pod_name: str) -> None:
+    def publish(job_name: str, pod_name: str) -> None:
         body = {
             "apiVersion": f"{KWOK_GROUP}/{KWOK_VERSION}",
             "kind": "Logs",

@@ -6,17 +6,17 @@
 #
 # Horovod 0.28.1 is the last release and its CMake files request C++14, which current torch
 # headers reject: torch 2.1 and newer need C++17, and torch 2.15 (seen here) needs C++20. So
-# this script raises the standard in the two CMake files that set it: CMakeLists.txt (Horovod
-# core and Gloo) goes to 17, and horovod/torch/CMakeLists.txt (the torch extension, which
-# compiles the core sources again) goes to what torch's headers require, 17 or 20.
+# this script raises the standard in the two CMake files that set it. CMakeLists.txt, for the
+# Horovod core and Gloo, goes to 17. horovod/torch/CMakeLists.txt, for the torch extension
+# that compiles the core sources again, goes to what torch's headers require, 17 or 20.
 #
 # Steps, each skipped when its result is already in place:
 #   1. `import horovod.torch` works and horovod/metadata.json names the installed torch
 #      version: nothing to do.
 #   2. A wheel for this Horovod, torch, Python, machine, MPI and GPU variant is in the cache:
 #      install it (seconds).
-#   3. Otherwise download the sdist, patch it, build a wheel with pip (several minutes on
-#      2 cores), store it in the cache and install it.
+#   3. Otherwise download the sdist, patch it, build a wheel with pip (about 15 minutes on
+#      2 busy cores in one measurement), store it in the cache and install it.
 #
 # Environment:
 #   MPIJOB_BENCH_CACHE      cache root (default: ${XDG_CACHE_HOME:-~/.cache}/mpijob-bench);
@@ -87,7 +87,7 @@ fi
 python_tag=$("$python_bin" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 machine=$(uname -m)
 if command -v mpirun >/dev/null 2>&1; then
-    # "mpirun (Open MPI) 4.1.4" -> "openmpi-4.1.4"; other MPIs fall back to a generic key.
+    # "mpirun (Open MPI) 4.1.4" -> "openmpi-4.1.4". Other MPIs fall back to a generic key.
     mpi_key=$(mpirun --version 2>/dev/null | head -n 1 |
         sed -n 's/.*(Open MPI) \([0-9.]*\).*/openmpi-\1/p')
     mpi_key=${mpi_key:-mpi-unknown}
@@ -212,7 +212,7 @@ fi
 export HOROVOD_WITH_PYTORCH=1 HOROVOD_WITHOUT_TENSORFLOW=1 HOROVOD_WITHOUT_MXNET=1
 export HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1
 export MAKEFLAGS="-j${HOROVOD_BUILD_JOBS:-$(nproc)}"
-# NOTE: the CUDA variant has never been built here (no nvcc); only the CPU build is verified.
+# NOTE: the CUDA variant has never been built, because no nvcc was at hand. Only CPU builds ran.
 if [ "$variant" = cuda-nccl ] && [ -z "${HOROVOD_NCCL_HOME:-}${HOROVOD_NCCL_INCLUDE:-}${HOROVOD_NCCL_LIB:-}" ]; then
     # torch's CUDA wheels depend on nvidia-nccl, which ships nccl.h and libnccl.so.2 but no
     # unversioned libnccl.so for the linker, so link through a symlink in the build folder.
@@ -223,7 +223,7 @@ if [ "$variant" = cuda-nccl ] && [ -z "${HOROVOD_NCCL_HOME:-}${HOROVOD_NCCL_INCL
     export HOROVOD_NCCL_LINK=SHARED
 fi
 
-step "Building the wheel against torch $torch_version ($MAKEFLAGS, several minutes on 2 cores); log: $log_file"
+step "Building the wheel against torch $torch_version ($MAKEFLAGS, can take 15 minutes or more on 2 cores). Log: $log_file"
 build_start=$(date +%s)
 "$python_bin" -m pip wheel --no-build-isolation --no-deps --verbose \
     -w "$work_dir/dist" "$source_dir" >>"$log_file" 2>&1
@@ -232,7 +232,7 @@ step "Built in $(($(date +%s) - build_start)) s"
 built_wheel=$(find "$work_dir/dist" -maxdepth 1 -name "horovod-$horovod_version-*.whl" -print -quit)
 [ -n "$built_wheel" ] || { echo "error: pip reported success but wrote no wheel" >>"$log_file"; exit 1; }
 
-# Copy then rename, so a concurrent or interrupted run never sees a partial wheel.
+# Copy then rename, so a concurrent or interrupted run never finds a partial wheel.
 cp "$built_wheel" "$wheel_dir/.partial.whl"
 mv "$wheel_dir/.partial.whl" "$wheel_dir/$(basename "$built_wheel")"
 step "Cached the wheel in $wheel_dir"
