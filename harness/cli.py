@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_cluster_commands(commands)
     _add_run_command(commands)
+    _add_sweep_command(commands)
     return parser
 
 
@@ -120,6 +121,26 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--kubeconfig", help="run on the existing cluster in this kubeconfig instead of a local one")
     run.add_argument("--keep-cluster", action="store_true", help="leave a local cluster started by this run running")
     run.set_defaults(handler=cmd_run)
+
+
+def _add_sweep_command(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run a scenario once per parameter value and plot a metric against it",
+        description="Run a scenario once for each value of one parameter, each into its own run "
+        "directory, then write sweep.csv and sweep.png. Example: mpijob-bench sweep "
+        "scenarios/kwok-100-workers.yaml --over qps=5,20,50",
+    )
+    sweep.add_argument("scenario", type=Path, help="scenario YAML file")
+    sweep.add_argument("--over", type=key_value, required=True, metavar="NAME=V1,V2,...", help="parameter and its values")
+    sweep.add_argument("--param", type=key_value, action="append", default=[], metavar="NAME=VALUE",
+                       help="fixed scenario parameter; repeat for several")
+    sweep.add_argument("--kind", default="mpijob_fleet", help="record kind to plot (default: mpijob_fleet)")
+    sweep.add_argument("--metric", default="time_to_all_workers_running",
+                       help="record metric to plot (default: time_to_all_workers_running)")
+    sweep.add_argument("--out", type=Path, help="sweep directory (default: reports/runs/<time>-sweep-<name>/)")
+    sweep.add_argument("--kubeconfig", help="run on the existing cluster in this kubeconfig")
+    sweep.add_argument("--keep-cluster", action="store_true", help="leave a local cluster started by the sweep running")
+    sweep.set_defaults(handler=cmd_sweep)
 
 
 def cmd_cluster_install(args: argparse.Namespace) -> int:
@@ -191,6 +212,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     run(options)
     return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.runner import RunOptions
+    from harness.sweep import SweepOptions, sweep
+
+    name, values = args.over
+    value_list = [value.strip() for value in values.split(",") if value.strip()]
+    if not value_list:
+        raise HarnessError(f"--over {name}= lists no values", hint="give values separated by commas, e.g. --over qps=5,50")
+    # Each run keeps the cluster for the next one; a cluster the sweep started is stopped
+    # after the last run.
+    run_options = RunOptions(args.scenario, dict(args.param), None, args.kubeconfig, keep_cluster=True)
+    cluster = None if args.kubeconfig else _local_cluster_of(args.scenario, dict(args.param), {name: value_list[0]})
+    was_running = cluster is not None and cluster.is_healthy()
+    try:
+        sweep(SweepOptions(run_options, name, value_list, args.kind, args.metric), args.out)
+    finally:
+        if cluster is not None and not was_running and not args.keep_cluster:
+            cluster.down(quiet=True)
+    return EXIT_OK
+
+
+def _local_cluster_of(scenario_path: Path, params: dict[str, str], first_value: dict[str, str]):
+    from clusters.kwok.provider import KwokCluster
+    from harness.scenario import load_scenario
+
+    scenario, _ = load_scenario(scenario_path, {**params, **first_value})
+    return KwokCluster(scenario.cluster.name) if scenario.cluster.provider == "kwok" else None
 
 
 def main(argv: list[str] | None = None) -> int:

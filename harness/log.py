@@ -31,4 +31,4 @@ def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # The Kubernetes client logs every HTTP request at DEBUG; keep it out unless asked.
     for noisy in ("kubernetes", "urllib3", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.existing.provider import check_cluster, resolve_kubeconfig
-from clusters.kwok.provider import ClusterOptions, KwokCluster
+from clusters.kwok.provider import ClusterOptions, KwokCluster, operator_restarts
 from harness.errors import HarnessError, MetricsMissed
 from harness.k8s.client import api_client
 from harness.measurements.resource_usage import ResourceSampler, control_plane_pids
 from harness.results.metadata import collect_metadata
+from harness.results.records import Record
 from harness.results.run import RunResults, default_run_dir
 from harness.results.verdicts import judge_all
 from harness.scenario import load_scenario
@@ -138,6 +139,10 @@ def _kwok_cluster(spec: ClusterSpec, keep: bool, results: RunResults) -> Iterato
     finally:
         sampler.stop()
         results.add(sampler.records())
+        restarts = operator_restarts(cluster.operator_log_path)
+        results.add([Record("operator", "restarts", float(restarts), "restarts", {"component": "mpi-operator"})])
+        if restarts:
+            log.warning("the MPI Operator exited and was restarted %d time(s); see %s", restarts, cluster.operator_log_path)
         _log_control_plane_cost(sampler)
         if started_here and not keep:
             log.info("stopping cluster %s (started for this run; --keep-cluster keeps it)", spec.name)

@@ -40,6 +40,7 @@ OPERATOR_HEALTH_PORT = 8080
 KWOK_CRDS = ["Stage", "Logs", "ClusterLogs"]
 NODE_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 _COMPONENT_EXIT_WAIT_S = 30.0
+OPERATOR_RESTART_MARKER = "mpijob-bench: mpi-operator exited; restarting"
 
 
 @dataclass
@@ -236,7 +237,9 @@ class KwokCluster:
             "--threadiness", str(options.operator_threadiness),
         ]
         env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
-        operator = start_process("mpi-operator", argv, self.operator_log_path, self.operator_pid_path, env)
+        operator = start_process(
+            "mpi-operator", _supervised(argv), self.operator_log_path, self.operator_pid_path, env
+        )
         self._wait_operator_leader(operator, options.timeout_s)
         log.info(
             "MPI Operator running (pid %d, qps %d, burst %d, threadiness %d)",
@@ -271,7 +274,7 @@ class KwokCluster:
         deadline = time.monotonic() + timeout_s
         url = f"http://{LOOPBACK}:{OPERATOR_HEALTH_PORT}/healthz"
         while time.monotonic() < deadline:
-            if not operator.is_running():
+            if not operator.is_running() or OPERATOR_RESTART_MARKER in self.operator_log_path.read_text():
                 raise ClusterError(
                     "the MPI Operator exited during start-up:\n" + _tail(self.operator_log_path.read_text(), 15),
                     hint=f"full log: {self.operator_log_path}",
@@ -351,6 +354,23 @@ class KwokCluster:
         return result.stdout
 
 
+def _supervised(argv: list[str]) -> list[str]:
+    """Wrap argv in a shell loop that restarts it, as a Deployment's pod would be restarted.
+
+    The operator exits when it cannot renew its leader lease within 5 s (v0.8.0), for example
+    while the API server restarts. Each restart is logged with OPERATOR_RESTART_MARKER.
+    """
+    loop = f'while :; do "$@"; echo "{OPERATOR_RESTART_MARKER}: exit code $?" >&2; sleep 1; done'
+    return ["/bin/sh", "-c", loop, "mpi-operator-supervisor", *argv]
+
+
+def operator_restarts(log_path: Path) -> int:
+    try:
+        return log_path.read_text(errors="replace").count(OPERATOR_RESTART_MARKER)
+    except FileNotFoundError:
+        return 0
+
+
 def _kwokctl_config(options: ClusterOptions, toolchain: Toolchain) -> dict:
     binaries = toolchain.binaries
     config_options = {
@@ -367,10 +387,17 @@ def _kwokctl_config(options: ClusterOptions, toolchain: Toolchain) -> dict:
     }
     if options.apiserver_port is not None:
         config_options["kubeApiserverPort"] = options.apiserver_port
+    # One instance of each: leader election only adds a way to die when the API server is
+    # briefly unreachable (a lost lease makes the process exit).
+    no_leader_election = [{"key": "leader-elect", "value": "false"}]
     return {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": config_options,
+        "componentsPatches": [
+            {"name": "kube-controller-manager", "extraArgs": no_leader_election},
+            {"name": "kube-scheduler", "extraArgs": no_leader_election},
+        ],
     }
 
 

@@ -178,6 +178,8 @@ def _job_records(timeline: JobTimeline, extra: dict[str, Any]) -> list[Record]:
     records.append(Record("mpijob_outcome", "succeeded", succeeded, "bool", labels))
     workers_running = sum(1 for worker in timeline.workers() if worker.running is not None)
     records.append(Record("mpijob_outcome", "workers_running", float(workers_running), "pods", labels))
+    workers_failed = sum(1 for worker in timeline.workers() if worker.phase == "Failed")
+    records.append(Record("mpijob_outcome", "workers_failed", float(workers_failed), "pods", labels))
     records.append(Record("mpijob_status", "updates", float(timeline.status_updates), "writes", labels))
     launchers = sum(1 for pod in timeline.pods.values() if pod.role == "launcher")
     records.append(Record("mpijob_outcome", "launcher_pods", float(launchers), "pods", labels))

@@ -65,6 +65,8 @@ class FleetResult:
     launcher_logs: dict[str, str] = field(default_factory=dict)
     pods_left: int | None = None
     window: tuple[float, float] | None = None
+    watch_restarts: int = 0
+    watch_relists: int = 0
 
 
 def spec_from_step(step: MPIJobStep, name: str) -> MPIJobSpec:
@@ -153,6 +155,8 @@ def run_fleet(
         stop_submitting.set()
         for resource_watch in watches:
             resource_watch.stop()
+        result.watch_restarts = sum(w.restarts for w in watches)
+        result.watch_relists = sum(w.relists for w in watches) - len(watches)
         if delete_after:
             result.pods_left = _delete_jobs(api, namespace, [spec.name for spec in specs])
     if result.unfinished and wait_for_all:
@@ -319,6 +323,8 @@ def fleet_records(result: FleetResult, context: StepContext) -> list[Record]:
         timed_out = float(name in result.unfinished)
         records.append(Record("mpijob_outcome", "timed_out", timed_out, "bool", {**labels, "job": name}))
     records += _throughput_records(result, labels)
+    records.append(Record("watch", "restarts", float(result.watch_restarts), "restarts", labels))
+    records.append(Record("watch", "relists", float(max(result.watch_relists, 0)), "relists", labels))
     if result.pods_left is not None:
         records.append(Record("cleanup", "pods_left", float(result.pods_left), "pods", labels))
     return records

@@ -21,7 +21,7 @@ def problems(tmp_path: Path, text: str, **params: str) -> list[str]:
     return raised.value.problems
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").rglob("*.yaml")), ids=lambda p: p.name)
 def test_bundled_scenarios_validate(path):
     scenario, digest = load_scenario(path)
     assert scenario.steps
