@@ -53,7 +53,7 @@ def _run_case(out: Path, label: str, scenario: str, params: dict[str, str]) -> d
     try:
         run(RunOptions(REPO_ROOT / scenario, params, run_dir, keep_cluster=True))
     except MetricsMissed:
-        pass  # the table shows the figures either way; the run's summary.md says what missed
+        pass  # the table shows the figures either way; the run's summary.md lists the missed metrics
     results = json.loads((run_dir / "results.json").read_text())
     return {"case": label, "qps": params["qps"], **_figures(results)}
 

@@ -136,7 +136,7 @@ class KwokCluster:
         return statuses
 
     def kwok_components(self) -> list[TrackedProcess]:
-        """The live processes named in kwokctl's PID files that belong to this cluster.
+        """Return the live processes named in kwokctl's PID files that belong to this cluster.
 
         A PID counts only while its command line names this cluster's folder, so a PID file
         left behind after a reboot never leads to signalling an unrelated process.

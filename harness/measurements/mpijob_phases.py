@@ -149,8 +149,8 @@ def _status_lag_records(timeline: JobTimeline, labels: dict[str, Any]) -> list[R
     records = []
     for pod_phase, job_phase in pairs:
         if pod_phase in timeline.phases and job_phase in timeline.phases:
-            # Two watches deliver these; the pod event can arrive after the job event, and
-            # a lag below zero only means the two were too close to order, so clamp at 0.
+            # Two watches deliver these, so the pod event can arrive after the job event. A lag
+            # below zero only means the two were too close to order, so it is clamped at 0.
             lag = max(0.0, timeline.phases[job_phase] - timeline.phases[pod_phase])
             transition = f"{pod_phase}_to_{job_phase}"
             records.append(Record("status_lag", "latency", lag, "s", {**labels, "transition": transition}))

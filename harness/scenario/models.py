@@ -50,7 +50,7 @@ class OperatorSettings(StrictModel):
 
 
 class ClusterSpec(StrictModel):
-    """Which cluster a scenario runs on."""
+    """The cluster a scenario runs on."""
 
     provider: Literal["kwok", "existing"] = "kwok"
     name: str = "mpijob-bench"
@@ -67,7 +67,7 @@ class ClusterSpec(StrictModel):
 
 
 class RunnerSettings(StrictModel):
-    """Where a workload runs. With runner: mpijob the other fields shape the MPIJob."""
+    """Placement of a workload. With runner: mpijob the other fields shape the MPIJob."""
 
     runner: Literal["local", "mpijob"] = "local"
     image: str = "mpijob-bench/workloads:latest"

@@ -1,4 +1,4 @@
-"""What a step gets to work with: where to write, which cluster, which clock."""
+"""Inputs of a step: the output folder, the cluster and the clock."""
 
 from __future__ import annotations
 

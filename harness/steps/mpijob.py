@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 _DELETE_WAIT_S = 120.0
 _PROGRESS_INTERVAL_S = 10.0
 _SUBMIT_THREADS = 8
-# Container names must be DNS labels; an underscore makes the API server reject every pod the
-# operator creates from this template, while the MPIJob itself is accepted.
+# Container names must be DNS labels. An underscore makes the API server reject every pod the
+# operator creates from this template, although it accepts the MPIJob itself.
 _INVALID_CONTAINER_NAME = "invalid_name"
 
 

@@ -1,6 +1,6 @@
 """Run a workload inside an MPIJob and read its records from the launcher's log.
 
-On a real cluster the launcher runs `mpirun` with the workload and its log holds the records.
+On a real cluster the launcher runs `mpirun` with the workload and its log contains the records.
 Simulated KWOK pods run nothing, so on the local cluster the workload runs here under
 `mpirun` with the same ranks and arguments, and its output is served as the launcher's log
 through a KWOK `Logs` object. The MPIJob, its phases and the log read through the API are
@@ -87,7 +87,7 @@ def run_as_mpijob(
     rows = parse_bench_lines(launcher_log)
     if not rows:
         raise WorkloadError(
-            f"the launcher log of MPIJob {name} holds no BENCH_RECORD lines",
+            f"the launcher log of MPIJob {name} contains no BENCH_RECORD lines",
             hint="check that the image runs the workloads (workloads/Containerfile)",
         )
     log.info("MPIJob %s: read %d workload records from the launcher log", name, len(rows))
