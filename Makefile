@@ -16,5 +16,6 @@ test: setup
 unit:
 	$(VENV)/bin/python -m pytest tests/unit
 
+# Harness overhead (pytest-benchmark); the scale figures come from benchmarks/scale.py.
 benchmark: setup
-	$(VENV)/bin/python -m pytest benchmarks --benchmark-only
+	$(VENV)/bin/python -m pytest benchmarks -p no:cacheprovider --benchmark-only

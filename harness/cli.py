@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -31,8 +32,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def port_number(text: str) -> int:
-    value = positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
     if not 1024 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 1024 and 65535, got {value}")
     return value
@@ -43,6 +57,15 @@ def key_value(text: str) -> tuple[str, str]:
     if not separator or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name.strip(), value
+
+
+# -v is accepted before or after the subcommand; SUPPRESS keeps a later parser from
+# resetting a value set earlier.
+VERBOSE = argparse.ArgumentParser(add_help=False)
+VERBOSE.add_argument(
+    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+    help="log commands, objects and events (DEBUG)",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     cluster = commands.add_parser(
-        "cluster",
+        "cluster", parents=[VERBOSE],
         help="build, start, stop and inspect the local KWOK cluster",
         description="Manage the local cluster: etcd, kube-apiserver, kube-controller-manager, "
         "kube-scheduler and kwok started by kwokctl, plus the MPI Operator, all as local processes.",
@@ -69,14 +92,14 @@ def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     actions = cluster.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     install = actions.add_parser(
-        "install", help="build the control-plane binaries into the cache (once per version)",
+        "install", parents=[VERBOSE], help="build the control-plane binaries into the cache (once per version)",
         description="Build kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, "
         "kwok, kwokctl and the MPI Operator from the Go module proxy and cache them outside the repository.",
     )
     install.set_defaults(handler=cmd_cluster_install)
 
     up = actions.add_parser(
-        "up", help="start the local cluster and the MPI Operator",
+        "up", parents=[VERBOSE], help="start the local cluster and the MPI Operator",
         description="Start the local cluster, create simulated nodes, apply the MPIJob CRD, start the "
         "MPI Operator, wait until all answer and print the kubeconfig path.",
     )
@@ -89,14 +112,22 @@ def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--kube-api-qps", type=positive_int, default=5, help="operator's API client QPS (default: 5)")
     up.add_argument("--kube-api-burst", type=positive_int, default=10, help="operator's API client burst (default: 10)")
     up.add_argument("--threadiness", type=positive_int, default=2, help="operator's worker threads (default: 2)")
-    up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each component (default: 180)")
+    up.add_argument("--timeout", type=positive_seconds, default=180.0, help="seconds to wait for each component (default: 180)")
     up.set_defaults(handler=cmd_cluster_up)
 
-    down = actions.add_parser("down", help="stop every process of the cluster and remove its state")
+    down = actions.add_parser(
+        "down", parents=[VERBOSE], help="stop every process of the cluster and remove its state",
+        description="Stop the MPI Operator and every control-plane process by PID, then remove the "
+        "cluster's state folder. With nothing running it says so and exits 0.",
+    )
     _add_name_option(down)
     down.set_defaults(handler=cmd_cluster_down)
 
-    status = actions.add_parser("status", help="list the cluster's components, versions and PIDs")
+    status = actions.add_parser(
+        "status", parents=[VERBOSE], help="list the cluster's components, versions and PIDs",
+        description="List each component with its version, PID and state. Exits 0 when every "
+        "component runs or no cluster exists, 2 when a component has stopped.",
+    )
     _add_name_option(status)
     status.set_defaults(handler=cmd_cluster_status)
 
@@ -107,9 +138,9 @@ def _add_name_option(parser: argparse.ArgumentParser) -> None:
 
 def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
-        "run", help="run a scenario file and write its results",
-        description="Run a scenario and write results.json, results.csv and summary.md into a new run "
-        "directory. Exit codes: 0 all success metrics met, 1 a metric missed, 2 invalid input or "
+        "run", parents=[VERBOSE], help="run a scenario file and write its results",
+        description="Run a scenario and write results.json, results.csv, summary.md with PNG plots, "
+        "junit.xml and PerfData_<kind>.json files into a new run directory. Exit codes: 0 all success metrics met, 1 a metric missed, 2 invalid input or "
         "a harness failure, 130 interrupted.",
     )
     run.add_argument("scenario", type=Path, help="scenario YAML file, for example scenarios/smoke.yaml")
@@ -125,7 +156,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
 
 def _add_sweep_command(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser(
-        "sweep", help="run a scenario once per parameter value and plot a metric against it",
+        "sweep", parents=[VERBOSE], help="run a scenario once per parameter value and plot a metric against it",
         description="Run a scenario once for each value of one parameter, each into its own run "
         "directory, then write sweep.csv and sweep.png. Example: mpijob-bench sweep "
         "scenarios/kwok-100-workers.yaml --over qps=5,20,50",

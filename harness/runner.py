@@ -15,6 +15,7 @@ from pathlib import Path
 from clusters.existing.provider import check_cluster, resolve_kubeconfig
 from clusters.kwok.provider import ClusterOptions, KwokCluster, operator_restarts
 from harness.errors import HarnessError, MetricsMissed
+from harness.processes import Terminated
 from harness.k8s.client import api_client
 from harness.measurements.resource_usage import ResourceSampler, control_plane_pids
 from harness.results.metadata import collect_metadata
@@ -55,6 +56,9 @@ def run(options: RunOptions) -> RunResults:
     try:
         with _cluster(scenario, options, results) as context_api:
             _run_steps(scenario, results, out_dir, context_api)
+    except Terminated as error:
+        results.mark_partial(f"stopped by a signal ({error})")
+        raise
     except KeyboardInterrupt:
         results.mark_partial("interrupted by the user")
         raise
@@ -74,11 +78,18 @@ def run(options: RunOptions) -> RunResults:
 
 
 def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise HarnessError(
-            f"output directory {out_dir} is not empty",
-            hint="pass a new directory with --out, or leave --out unset for a fresh one",
-        )
+    """Create out_dir now, so an unusable path fails before any measurement is taken."""
+    hint = "pass a new directory with --out, or leave --out unset for a fresh one"
+    if str(out_dir) in ("", "."):
+        raise HarnessError("--out is empty", hint=hint)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HarnessError(f"output path {out_dir} exists and is not a directory", hint=hint)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise HarnessError(f"output directory {out_dir} is not empty", hint=hint)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HarnessError(f"cannot create output directory {out_dir}: {error.strerror}", hint=hint) from error
 
 
 def _run_steps(scenario: Scenario, results: RunResults, out_dir: Path, cluster: tuple | None) -> None:
@@ -86,7 +97,12 @@ def _run_steps(scenario: Scenario, results: RunResults, out_dir: Path, cluster: 
     for index, step in enumerate(scenario.steps):
         log.info("step %d/%d: %s", index + 1, len(scenario.steps), _describe(step))
         context = StepContext(out_dir=out_dir, index=index, api=api, kubeconfig=kubeconfig, provider=provider)
-        results.add(STEP_RUNNERS[step.kind](step.spec, context))
+        try:
+            results.add(STEP_RUNNERS[step.kind](step.spec, context))
+        except BaseException as error:
+            # A step that stops early may attach what it measured before stopping.
+            results.add(getattr(error, "partial_records", []))
+            raise
 
 
 def _describe(step: Step) -> str:
@@ -155,7 +171,9 @@ def _log_control_plane_cost(sampler: ResourceSampler) -> None:
 
 
 def _log_outcome(results: RunResults) -> None:
-    for verdict in results.verdicts:
+    if results.status == "partial" and not results.records:
+        log.error("the run stopped before any measurement: %s", results.error)
+    for verdict in results.verdicts if results.records else []:
         (log.info if verdict.passed else log.error)("%s", verdict.line())
     state = "partial results" if results.status == "partial" else "results"
     log.info("%s written to %s (summary.md, results.json, results.csv, junit.xml)", state, results.out_dir)

@@ -20,10 +20,8 @@ def resolve_kubeconfig(path: str | None) -> Path:
     candidate = path or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     resolved = Path(candidate).expanduser()
     if not resolved.exists():
-        raise ClusterError(
-            f"kubeconfig {resolved} not found",
-            hint="pass --kubeconfig PATH, set cluster.kubeconfig in the scenario, or set KUBECONFIG",
-        )
+        hint = "check the path" if path else "pass --kubeconfig PATH, set cluster.kubeconfig in the scenario, or set KUBECONFIG"
+        raise ClusterError(f"kubeconfig {resolved} not found", hint=hint)
     return resolved
 
 

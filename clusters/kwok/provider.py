@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,6 +42,7 @@ OPERATOR_HEALTH_PORT = 8080
 KWOK_CRDS = ["Stage", "Logs", "ClusterLogs"]
 NODE_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 _COMPONENT_EXIT_WAIT_S = 30.0
+_CLUSTER_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
 OPERATOR_RESTART_MARKER = "mpijob-bench: mpi-operator exited; restarting"
 
 
@@ -68,6 +71,8 @@ class ClusterOptions:
                 problems.append(f"{field_name.replace('_', '-')} must be at least 1, got {getattr(self, field_name)}")
         if self.node_gpus < 0:
             problems.append(f"node-gpus must not be negative, got {self.node_gpus}")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            problems.append(f"timeout must be a positive number of seconds, got {self.timeout_s}")
         if self.apiserver_port is not None and not 1024 <= self.apiserver_port <= 65535:
             problems.append(f"apiserver-port must be between 1024 and 65535, got {self.apiserver_port}")
         if problems:
@@ -86,6 +91,13 @@ class KwokCluster:
     """One named local cluster and the folder that records it."""
 
     def __init__(self, name: str = "mpijob-bench") -> None:
+        # The name becomes a folder under the state root, which `down` removes: anything but a
+        # plain DNS label could point that removal elsewhere.
+        if not _CLUSTER_NAME.fullmatch(name or ""):
+            raise ClusterError(
+                f"invalid cluster name {name!r}",
+                hint="use at most 40 lower-case letters, digits and '-', starting with a letter, e.g. mpijob-bench",
+            )
         self.name = name
         self.state_dir = cluster_state_dir(name)
         self.kwok_workdir = self.state_dir / "kwok"

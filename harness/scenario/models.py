@@ -59,6 +59,11 @@ class ClusterSpec(StrictModel):
     node_gpus: NonNegativeInt = 8
     operator: OperatorSettings = OperatorSettings()
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_dns_label(cls, value: str) -> str:
+        return _check_dns_label(value, "cluster name")
+
     @model_validator(mode="after")
     def _kubeconfig_matches_provider(self) -> ClusterSpec:
         if self.provider == "kwok" and self.kubeconfig:
@@ -107,8 +112,9 @@ class AllreduceStep(RunnerSettings):
 class HorovodStep(RunnerSettings):
     """Horovod synthetic training at each rank count, for scaling efficiency."""
 
-    ranks: list[PositiveInt] = Field(default_factory=lambda: [1, 2])
-    model: str = "convnet"
+    ranks: list[PositiveInt] = Field(default_factory=lambda: [1, 2], min_length=1)
+    # resnet* need torchvision in the environment; convnet is defined in the workload.
+    model: Literal["convnet", "resnet18", "resnet50", "resnet101"] = "convnet"
     batch_size: PositiveInt = 16
     warmup_batches: NonNegativeInt = 10
     batches: PositiveInt = 20

@@ -151,6 +151,10 @@ def run_fleet(
         result.window = (started, context.clock())
         if read_launcher_logs:
             result.launcher_logs = _read_launcher_logs(api, namespace, tracker)
+    except BaseException as error:
+        # Ctrl-C or an error mid-step: keep what the watches saw so far for the partial results.
+        error.partial_records = fleet_records(result, context)  # type: ignore[attr-defined]
+        raise
     finally:
         stop_submitting.set()
         for resource_watch in watches:
