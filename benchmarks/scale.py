@@ -30,8 +30,12 @@ CASES = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the run directories")
-    parser.add_argument("--qps", type=int, nargs="+", default=[5, 50], help="operator --kube-api-qps values")
-    parser.add_argument("--max-workers", type=int, default=1000, help="skip single-job cases above this size")
+    parser.add_argument(
+        "--qps", type=int, nargs="+", default=[5, 50], help="operator --kube-api-qps values"
+    )
+    parser.add_argument(
+        "--max-workers", type=int, default=1000, help="skip single-job cases above this size"
+    )
     args = parser.parse_args()
     setup_logging()
     rows = []
@@ -40,7 +44,14 @@ def main() -> None:
             if int(params.get("workers", "0")) > args.max_workers:
                 continue
             for qps in args.qps:
-                rows.append(_run_case(args.out, label, scenario, {**params, "qps": str(qps), "burst": str(2 * qps)}))
+                rows.append(
+                    _run_case(
+                        args.out,
+                        label,
+                        scenario,
+                        {**params, "qps": str(qps), "burst": str(2 * qps)},
+                    )
+                )
     finally:
         KwokCluster("mpijob-bench").down(quiet=True)
     print(_table(rows))
@@ -61,8 +72,10 @@ def _run_case(out: Path, label: str, scenario: str, params: dict[str, str]) -> d
 def _figures(results: dict) -> dict:
     def first(kind: str, metric: str, **labels: str) -> float | None:
         for record in results["records"]:
-            if record["kind"] == kind and record["metric"] == metric and all(
-                record["labels"].get(k) == v for k, v in labels.items()
+            if (
+                record["kind"] == kind
+                and record["metric"] == metric
+                and all(record["labels"].get(k) == v for k, v in labels.items())
             ):
                 return record["value"]
         return None
@@ -81,7 +94,16 @@ def _table(rows: list[dict]) -> str:
     header = "| case | operator QPS | all workers Running (s) | pods created/s | harness CPU (cores) | kube-apiserver CPU (cores) | operator CPU (cores) | all metrics passed |"
     lines = [header, "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        cells = [row["case"], row["qps"]] + [_format(row[key]) for key in ("all_running_s", "pods_per_s", "harness_cores", "apiserver_cores", "operator_cores")]
+        cells = [row["case"], row["qps"]] + [
+            _format(row[key])
+            for key in (
+                "all_running_s",
+                "pods_per_s",
+                "harness_cores",
+                "apiserver_cores",
+                "operator_cores",
+            )
+        ]
         cells.append("yes" if row["passed"] else "no")
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines)

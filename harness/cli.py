@@ -63,7 +63,10 @@ def key_value(text: str) -> tuple[str, str]:
 # resetting a value set earlier.
 VERBOSE = argparse.ArgumentParser(add_help=False)
 VERBOSE.add_argument(
-    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+    "-v",
+    "--verbose",
+    action="store_true",
+    default=argparse.SUPPRESS,
     help="log commands, objects and events (DEBUG)",
 )
 
@@ -74,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Performance and scale harness for Kubeflow MPIJob workloads.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log commands, objects and events (DEBUG)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log commands, objects and events (DEBUG)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_cluster_commands(commands)
     _add_run_command(commands)
@@ -84,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     cluster = commands.add_parser(
-        "cluster", parents=[VERBOSE],
+        "cluster",
+        parents=[VERBOSE],
         help="build, start, stop and inspect the local KWOK cluster",
         description="Manage the local cluster: etcd, kube-apiserver, kube-controller-manager, "
         "kube-scheduler and kwok started by kwokctl, plus the MPI Operator, all as local processes.",
@@ -92,31 +98,64 @@ def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     actions = cluster.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     install = actions.add_parser(
-        "install", parents=[VERBOSE], help="build the control-plane binaries into the cache (once per version)",
+        "install",
+        parents=[VERBOSE],
+        help="build the control-plane binaries into the cache (once per version)",
         description="Build kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, "
         "kwok, kwokctl and the MPI Operator from the Go module proxy and cache them outside the repository.",
     )
     install.set_defaults(handler=cmd_cluster_install)
 
     up = actions.add_parser(
-        "up", parents=[VERBOSE], help="start the local cluster and the MPI Operator",
+        "up",
+        parents=[VERBOSE],
+        help="start the local cluster and the MPI Operator",
         description="Start the local cluster, create simulated nodes, apply the MPIJob CRD, start the "
         "MPI Operator, wait until all answer and print the kubeconfig path.",
     )
     _add_name_option(up)
-    up.add_argument("--nodes", type=positive_int, default=8, help="simulated nodes to create (default: 8)")
+    up.add_argument(
+        "--nodes", type=positive_int, default=8, help="simulated nodes to create (default: 8)"
+    )
     up.add_argument("--node-cpu", default="32", help="CPU capacity of each node (default: 32)")
-    up.add_argument("--node-memory", default="256Gi", help="memory capacity of each node (default: 256Gi)")
-    up.add_argument("--node-gpus", type=int, default=8, help="nvidia.com/gpu capacity of each node (default: 8)")
-    up.add_argument("--apiserver-port", type=port_number, help="API server port on 127.0.0.1 (default: a free port)")
-    up.add_argument("--kube-api-qps", type=positive_int, default=5, help="operator's API client QPS (default: 5)")
-    up.add_argument("--kube-api-burst", type=positive_int, default=10, help="operator's API client burst (default: 10)")
-    up.add_argument("--threadiness", type=positive_int, default=2, help="operator's worker threads (default: 2)")
-    up.add_argument("--timeout", type=positive_seconds, default=180.0, help="seconds to wait for each component (default: 180)")
+    up.add_argument(
+        "--node-memory", default="256Gi", help="memory capacity of each node (default: 256Gi)"
+    )
+    up.add_argument(
+        "--node-gpus", type=int, default=8, help="nvidia.com/gpu capacity of each node (default: 8)"
+    )
+    up.add_argument(
+        "--apiserver-port",
+        type=port_number,
+        help="API server port on 127.0.0.1 (default: a free port)",
+    )
+    up.add_argument(
+        "--kube-api-qps",
+        type=positive_int,
+        default=5,
+        help="operator's API client QPS (default: 5)",
+    )
+    up.add_argument(
+        "--kube-api-burst",
+        type=positive_int,
+        default=10,
+        help="operator's API client burst (default: 10)",
+    )
+    up.add_argument(
+        "--threadiness", type=positive_int, default=2, help="operator's worker threads (default: 2)"
+    )
+    up.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=180.0,
+        help="seconds to wait for each component (default: 180)",
+    )
     up.set_defaults(handler=cmd_cluster_up)
 
     down = actions.add_parser(
-        "down", parents=[VERBOSE], help="stop every process of the cluster and remove its state",
+        "down",
+        parents=[VERBOSE],
+        help="stop every process of the cluster and remove its state",
         description="Stop the MPI Operator and every control-plane process by PID, then remove the "
         "cluster's state folder. With nothing running it says so and exits 0.",
     )
@@ -124,7 +163,9 @@ def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
     down.set_defaults(handler=cmd_cluster_down)
 
     status = actions.add_parser(
-        "status", parents=[VERBOSE], help="list the cluster's components, versions and PIDs",
+        "status",
+        parents=[VERBOSE],
+        help="list the cluster's components, versions and PIDs",
         description="List each component with its version, PID and state. Exits 0 when every "
         "component runs or no cluster exists, 2 when a component has stopped.",
     )
@@ -133,44 +174,87 @@ def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_name_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", default="mpijob-bench", help="cluster name (default: mpijob-bench)")
+    parser.add_argument(
+        "--name", default="mpijob-bench", help="cluster name (default: mpijob-bench)"
+    )
 
 
 def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
-        "run", parents=[VERBOSE], help="run a scenario file and write its results",
+        "run",
+        parents=[VERBOSE],
+        help="run a scenario file and write its results",
         description="Run a scenario and write results.json, results.csv, summary.md with PNG plots, "
         "junit.xml and PerfData_<kind>.json files into a new run directory. Exit codes: 0 all success metrics met, 1 a metric missed, 2 invalid input or "
         "a harness failure, 130 interrupted.",
     )
-    run.add_argument("scenario", type=Path, help="scenario YAML file, for example scenarios/smoke.yaml")
-    run.add_argument("--out", type=Path, help="run directory (default: reports/runs/<time>-<scenario>/)")
     run.add_argument(
-        "--param", type=key_value, action="append", default=[], metavar="NAME=VALUE",
+        "scenario", type=Path, help="scenario YAML file, for example scenarios/smoke.yaml"
+    )
+    run.add_argument(
+        "--out", type=Path, help="run directory (default: reports/runs/<time>-<scenario>/)"
+    )
+    run.add_argument(
+        "--param",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="set a scenario parameter; repeat for several",
     )
-    run.add_argument("--kubeconfig", help="run on the existing cluster in this kubeconfig instead of a local one")
-    run.add_argument("--keep-cluster", action="store_true", help="leave a local cluster started by this run running")
+    run.add_argument(
+        "--kubeconfig", help="run on the existing cluster in this kubeconfig instead of a local one"
+    )
+    run.add_argument(
+        "--keep-cluster",
+        action="store_true",
+        help="leave a local cluster started by this run running",
+    )
     run.set_defaults(handler=cmd_run)
 
 
 def _add_sweep_command(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser(
-        "sweep", parents=[VERBOSE], help="run a scenario once per parameter value and plot a metric against it",
+        "sweep",
+        parents=[VERBOSE],
+        help="run a scenario once per parameter value and plot a metric against it",
         description="Run a scenario once for each value of one parameter, each into its own run "
         "directory, then write sweep.csv and sweep.png. Example: mpijob-bench sweep "
         "scenarios/kwok-100-workers.yaml --over qps=5,20,50",
     )
     sweep.add_argument("scenario", type=Path, help="scenario YAML file")
-    sweep.add_argument("--over", type=key_value, required=True, metavar="NAME=V1,V2,...", help="parameter and its values")
-    sweep.add_argument("--param", type=key_value, action="append", default=[], metavar="NAME=VALUE",
-                       help="fixed scenario parameter; repeat for several")
-    sweep.add_argument("--kind", default="mpijob_fleet", help="record kind to plot (default: mpijob_fleet)")
-    sweep.add_argument("--metric", default="time_to_all_workers_running",
-                       help="record metric to plot (default: time_to_all_workers_running)")
-    sweep.add_argument("--out", type=Path, help="sweep directory (default: reports/runs/<time>-sweep-<name>/)")
+    sweep.add_argument(
+        "--over",
+        type=key_value,
+        required=True,
+        metavar="NAME=V1,V2,...",
+        help="parameter and its values",
+    )
+    sweep.add_argument(
+        "--param",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fixed scenario parameter; repeat for several",
+    )
+    sweep.add_argument(
+        "--kind", default="mpijob_fleet", help="record kind to plot (default: mpijob_fleet)"
+    )
+    sweep.add_argument(
+        "--metric",
+        default="time_to_all_workers_running",
+        help="record metric to plot (default: time_to_all_workers_running)",
+    )
+    sweep.add_argument(
+        "--out", type=Path, help="sweep directory (default: reports/runs/<time>-sweep-<name>/)"
+    )
     sweep.add_argument("--kubeconfig", help="run on the existing cluster in this kubeconfig")
-    sweep.add_argument("--keep-cluster", action="store_true", help="leave a local cluster started by the sweep running")
+    sweep.add_argument(
+        "--keep-cluster",
+        action="store_true",
+        help="leave a local cluster started by the sweep running",
+    )
     sweep.set_defaults(handler=cmd_sweep)
 
 
@@ -223,7 +307,12 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
     for column in ("component", "version", "pid", "state"):
         table.add_column(column)
     for status in cluster.status():
-        table.add_row(status.name, status.version, str(status.pid or "-"), "running" if status.running else "stopped")
+        table.add_row(
+            status.name,
+            status.version,
+            str(status.pid or "-"),
+            "running" if status.running else "stopped",
+        )
     # Status is the command's output, so it goes to stdout; logs stay on stderr.
     stdout = Console(soft_wrap=True)
     stdout.print(table)
@@ -252,11 +341,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     name, values = args.over
     value_list = [value.strip() for value in values.split(",") if value.strip()]
     if not value_list:
-        raise HarnessError(f"--over {name}= lists no values", hint="give values separated by commas, e.g. --over qps=5,50")
+        raise HarnessError(
+            f"--over {name}= lists no values",
+            hint="give values separated by commas, e.g. --over qps=5,50",
+        )
     # Each run keeps the cluster for the next one; a cluster the sweep started is stopped
     # after the last run.
-    run_options = RunOptions(args.scenario, dict(args.param), None, args.kubeconfig, keep_cluster=True)
-    cluster = None if args.kubeconfig else _local_cluster_of(args.scenario, dict(args.param), {name: value_list[0]})
+    run_options = RunOptions(
+        args.scenario, dict(args.param), None, args.kubeconfig, keep_cluster=True
+    )
+    cluster = (
+        None
+        if args.kubeconfig
+        else _local_cluster_of(args.scenario, dict(args.param), {name: value_list[0]})
+    )
     was_running = cluster is not None and cluster.is_healthy()
     try:
         sweep(SweepOptions(run_options, name, value_list, args.kind, args.metric), args.out)

@@ -27,7 +27,9 @@ def setup_logging(verbose: bool = False) -> None:
     else:
         # CI logs and pipes: one unwrapped line per message, easy to grep.
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+        )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # The Kubernetes client logs every HTTP request at DEBUG; keep it out unless asked.
     for noisy in ("kubernetes", "urllib3", "matplotlib", "PIL"):

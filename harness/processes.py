@@ -95,7 +95,12 @@ def stop_process(tracked: TrackedProcess, timeout_s: float = 10.0) -> None:
         if not tracked.is_running():
             return
         time.sleep(0.1)
-    log.warning("%s pid=%d ignored SIGTERM for %.0f s; sending SIGKILL", tracked.name, tracked.pid, timeout_s)
+    log.warning(
+        "%s pid=%d ignored SIGTERM for %.0f s; sending SIGKILL",
+        tracked.name,
+        tracked.pid,
+        timeout_s,
+    )
     _signal_group(tracked.pid, signal.SIGKILL)
 
 

@@ -52,7 +52,9 @@ def run(options: RunOptions) -> RunResults:
     out_dir = options.out_dir or default_run_dir(scenario.name)
     _check_out_dir(out_dir)
     results = RunResults(scenario.name, out_dir, collect_metadata(scenario.name, scenario_hash))
-    log.info("scenario %s: %d step(s); results go to %s", scenario.name, len(scenario.steps), out_dir)
+    log.info(
+        "scenario %s: %d step(s); results go to %s", scenario.name, len(scenario.steps), out_dir
+    )
     try:
         with _cluster(scenario, options, results) as context_api:
             _run_steps(scenario, results, out_dir, context_api)
@@ -89,14 +91,20 @@ def _check_out_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise HarnessError(f"cannot create output directory {out_dir}: {error.strerror}", hint=hint) from error
+        raise HarnessError(
+            f"cannot create output directory {out_dir}: {error.strerror}", hint=hint
+        ) from error
 
 
-def _run_steps(scenario: Scenario, results: RunResults, out_dir: Path, cluster: tuple | None) -> None:
+def _run_steps(
+    scenario: Scenario, results: RunResults, out_dir: Path, cluster: tuple | None
+) -> None:
     api, kubeconfig, provider = cluster if cluster else (None, None, None)
     for index, step in enumerate(scenario.steps):
         log.info("step %d/%d: %s", index + 1, len(scenario.steps), _describe(step))
-        context = StepContext(out_dir=out_dir, index=index, api=api, kubeconfig=kubeconfig, provider=provider)
+        context = StepContext(
+            out_dir=out_dir, index=index, api=api, kubeconfig=kubeconfig, provider=provider
+        )
         try:
             results.add(STEP_RUNNERS[step.kind](step.spec, context))
         except BaseException as error:
@@ -117,7 +125,9 @@ def _describe(step: Step) -> str:
 
 
 @contextmanager
-def _cluster(scenario: Scenario, options: RunOptions, results: RunResults) -> Iterator[tuple | None]:
+def _cluster(
+    scenario: Scenario, options: RunOptions, results: RunResults
+) -> Iterator[tuple | None]:
     if not scenario.needs_cluster:
         yield None
         return
@@ -147,7 +157,12 @@ def _kwok_cluster(spec: ClusterSpec, keep: bool, results: RunResults) -> Iterato
         log.info("reusing the running cluster %s; its node count is kept as it is", spec.name)
         cluster.apply_operator_options(cluster_options)
     info = cluster.info()
-    results.metadata["cluster"] = {"provider": "kwok", "name": spec.name, **info.get("options", {}), "versions": info.get("versions", {})}
+    results.metadata["cluster"] = {
+        "provider": "kwok",
+        "name": spec.name,
+        **info.get("options", {}),
+        "versions": info.get("versions", {}),
+    }
     sampler = ResourceSampler(control_plane_pids(cluster.status()), interval_s=1.0)
     sampler.start()
     try:
@@ -156,18 +171,39 @@ def _kwok_cluster(spec: ClusterSpec, keep: bool, results: RunResults) -> Iterato
         sampler.stop()
         results.add(sampler.records())
         restarts = operator_restarts(cluster.operator_log_path)
-        results.add([Record("operator", "restarts", float(restarts), "restarts", {"component": "mpi-operator"})])
+        results.add(
+            [
+                Record(
+                    "operator",
+                    "restarts",
+                    float(restarts),
+                    "restarts",
+                    {"component": "mpi-operator"},
+                )
+            ]
+        )
         if restarts:
-            log.warning("the MPI Operator exited and was restarted %d time(s); see %s", restarts, cluster.operator_log_path)
+            log.warning(
+                "the MPI Operator exited and was restarted %d time(s); see %s",
+                restarts,
+                cluster.operator_log_path,
+            )
         _log_control_plane_cost(sampler)
         if started_here and not keep:
-            log.info("stopping cluster %s (started for this run; --keep-cluster keeps it)", spec.name)
+            log.info(
+                "stopping cluster %s (started for this run; --keep-cluster keeps it)", spec.name
+            )
             cluster.down(quiet=True)
 
 
 def _log_control_plane_cost(sampler: ResourceSampler) -> None:
     for name, usage in sorted(sampler.usage().items()):
-        log.info("control-plane cost: %-24s %7.1f CPU s, peak RSS %6.0f MiB", name, usage.cpu_seconds, usage.peak_rss_bytes / 2**20)
+        log.info(
+            "control-plane cost: %-24s %7.1f CPU s, peak RSS %6.0f MiB",
+            name,
+            usage.cpu_seconds,
+            usage.peak_rss_bytes / 2**20,
+        )
 
 
 def _log_outcome(results: RunResults) -> None:
@@ -176,4 +212,8 @@ def _log_outcome(results: RunResults) -> None:
     for verdict in results.verdicts if results.records else []:
         (log.info if verdict.passed else log.error)("%s", verdict.line())
     state = "partial results" if results.status == "partial" else "results"
-    log.info("%s written to %s (summary.md, results.json, results.csv, junit.xml)", state, results.out_dir)
+    log.info(
+        "%s written to %s (summary.md, results.json, results.csv, junit.xml)",
+        state,
+        results.out_dir,
+    )

@@ -36,13 +36,25 @@ class SweepOptions:
 
 
 def sweep(options: SweepOptions, out_dir: Path | None = None) -> Path:
-    out_dir = out_dir or REPO_ROOT / "reports" / "runs" / f"{utc_now().replace(':', '')}-sweep-{options.parameter}"
+    out_dir = (
+        out_dir
+        or REPO_ROOT
+        / "reports"
+        / "runs"
+        / f"{utc_now().replace(':', '')}-sweep-{options.parameter}"
+    )
     rows = []
     missed = []
     for value in options.values:
         run_dir = out_dir / f"{options.parameter}={value}"
         params = {**options.run.params, options.parameter: value}
-        log.info("sweep: %s=%s (%d of %d)", options.parameter, value, options.values.index(value) + 1, len(options.values))
+        log.info(
+            "sweep: %s=%s (%d of %d)",
+            options.parameter,
+            value,
+            options.values.index(value) + 1,
+            len(options.values),
+        )
         try:
             run(replace(options.run, params=params, out_dir=run_dir))
         except MetricsMissed as error:

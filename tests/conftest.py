@@ -1,6 +1,3 @@
-import pytest
-
-
 def pytest_collection_modifyitems(config, items):
     # Tests that stop the shared cluster, or need port 8080 free, must run after every test
     # that uses it.
@@ -8,4 +5,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "after_cluster: runs after every test that uses the shared local cluster")
+    config.addinivalue_line(
+        "markers", "after_cluster: runs after every test that uses the shared local cluster"
+    )

@@ -20,7 +20,11 @@ def resolve_kubeconfig(path: str | None) -> Path:
     candidate = path or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     resolved = Path(candidate).expanduser()
     if not resolved.exists():
-        hint = "check the path" if path else "pass --kubeconfig PATH, set cluster.kubeconfig in the scenario, or set KUBECONFIG"
+        hint = (
+            "check the path"
+            if path
+            else "pass --kubeconfig PATH, set cluster.kubeconfig in the scenario, or set KUBECONFIG"
+        )
         raise ClusterError(f"kubeconfig {resolved} not found", hint=hint)
     return resolved
 
@@ -36,7 +40,9 @@ def check_cluster(kubeconfig: Path) -> client.ApiClient:
                 f"the cluster in {kubeconfig} has no {MPIJOB_CRD} CRD",
                 hint="install the Kubeflow MPI Operator (kubeflow.org/v2beta1) first",
             ) from error
-        raise ClusterError(f"cannot read the cluster in {kubeconfig}: {error.status} {error.reason}") from error
+        raise ClusterError(
+            f"cannot read the cluster in {kubeconfig}: {error.status} {error.reason}"
+        ) from error
     except Exception as error:  # urllib3 raises several unrelated types for a dead endpoint
         raise ClusterError(f"cannot reach the cluster in {kubeconfig}: {error}") from error
     log.info("using existing cluster %s (Kubernetes %s)", kubeconfig, version.git_version)

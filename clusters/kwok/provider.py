@@ -68,13 +68,17 @@ class ClusterOptions:
             problems.append(f"nodes must be at least 1, got {self.nodes}")
         for field_name in ("operator_qps", "operator_burst", "operator_threadiness", "node_pods"):
             if getattr(self, field_name) < 1:
-                problems.append(f"{field_name.replace('_', '-')} must be at least 1, got {getattr(self, field_name)}")
+                problems.append(
+                    f"{field_name.replace('_', '-')} must be at least 1, got {getattr(self, field_name)}"
+                )
         if self.node_gpus < 0:
             problems.append(f"node-gpus must not be negative, got {self.node_gpus}")
         if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
             problems.append(f"timeout must be a positive number of seconds, got {self.timeout_s}")
         if self.apiserver_port is not None and not 1024 <= self.apiserver_port <= 65535:
-            problems.append(f"apiserver-port must be between 1024 and 65535, got {self.apiserver_port}")
+            problems.append(
+                f"apiserver-port must be between 1024 and 65535, got {self.apiserver_port}"
+            )
         if problems:
             raise ClusterError("invalid cluster options: " + "; ".join(problems))
 
@@ -170,11 +174,15 @@ class KwokCluster:
             log.info("cluster %s is already running; kubeconfig: %s", self.name, self.kubeconfig)
             return False
         if self.exists() or self.cluster_dir.exists():
-            log.warning("cluster %s has stale state from an earlier run; cleaning it up first", self.name)
+            log.warning(
+                "cluster %s has stale state from an earlier run; cleaning it up first", self.name
+            )
             self.down()
 
         toolchain = ensure_toolchain()
-        _check_port_free(OPERATOR_HEALTH_PORT, "the MPI Operator's health server", all_interfaces=True)
+        _check_port_free(
+            OPERATOR_HEALTH_PORT, "the MPI Operator's health server", all_interfaces=True
+        )
         if options.apiserver_port is not None:
             _check_port_free(options.apiserver_port, "--apiserver-port")
 
@@ -185,25 +193,41 @@ class KwokCluster:
             log.error("cluster %s did not come up; stopping what was started", self.name)
             self.down(quiet=True)
             raise
-        log.info("cluster %s is up in %.1f s; kubeconfig: %s", self.name, time.monotonic() - started, self.kubeconfig)
+        log.info(
+            "cluster %s is up in %.1f s; kubeconfig: %s",
+            self.name,
+            time.monotonic() - started,
+            self.kubeconfig,
+        )
         return True
 
     def _create(self, options: ClusterOptions, toolchain: Toolchain) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.info_path.write_text(
-            json.dumps({"name": self.name, "options": asdict(options), "versions": toolchain.versions}, indent=2)
+            json.dumps(
+                {"name": self.name, "options": asdict(options), "versions": toolchain.versions},
+                indent=2,
+            )
         )
         with console.status(f"starting the control plane of {self.name} (kwokctl, binary runtime)"):
             self._kwokctl_create(options, toolchain)
         with console.status("applying KWOK stages, nodes and the MPIJob CRD"):
             self.kubectl(toolchain, "apply", "--server-side", "-f", str(STAGES_DIR))
             self.kubectl(toolchain, "apply", "--server-side", "-f", str(toolchain.mpijob_crd))
-            self.kubectl(toolchain, "apply", "--server-side", "-f", "-", stdin=_nodes_manifest(options))
+            self.kubectl(
+                toolchain, "apply", "--server-side", "-f", "-", stdin=_nodes_manifest(options)
+            )
             self.kubectl(toolchain, "create", "namespace", OPERATOR_NAMESPACE)
             self.kubectl(
-                toolchain, "wait", "--for=condition=Established", "--timeout=60s", "crd/mpijobs.kubeflow.org"
+                toolchain,
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "crd/mpijobs.kubeflow.org",
             )
-            self.kubectl(toolchain, "wait", "--for=condition=Ready", "--timeout=120s", "node", "--all")
+            self.kubectl(
+                toolchain, "wait", "--for=condition=Ready", "--timeout=120s", "node", "--all"
+            )
         log.info("%d simulated nodes Ready, MPIJob CRD established", options.nodes)
         with console.status("starting the MPI Operator"):
             self._start_operator(options, toolchain)
@@ -213,11 +237,16 @@ class KwokCluster:
         config_path.write_text(yaml.safe_dump(_kwokctl_config(options, toolchain), sort_keys=False))
         argv = [
             str(toolchain.binaries["kwokctl"]),
-            "--name", self.name,
-            "create", "cluster",
-            "--config", str(config_path),
-            "--kubeconfig", "",
-            "--wait", f"{int(options.timeout_s)}s",
+            "--name",
+            self.name,
+            "create",
+            "cluster",
+            "--config",
+            str(config_path),
+            "--kubeconfig",
+            "",
+            "--wait",
+            f"{int(options.timeout_s)}s",
         ]
         result = self._run_kwokctl(argv, toolchain, timeout_s=options.timeout_s + 60)
         if result.returncode != 0:
@@ -227,7 +256,9 @@ class KwokCluster:
                 hint=f"component logs are in {self.cluster_dir / 'logs'}",
             )
 
-    def _run_kwokctl(self, argv: list[str], toolchain: Toolchain, timeout_s: float) -> subprocess.CompletedProcess:
+    def _run_kwokctl(
+        self, argv: list[str], toolchain: Toolchain, timeout_s: float
+    ) -> subprocess.CompletedProcess:
         log.debug("running %s", " ".join(argv))
         env = {
             **os.environ,
@@ -242,11 +273,16 @@ class KwokCluster:
     def _start_operator(self, options: ClusterOptions, toolchain: Toolchain) -> None:
         argv = [
             str(toolchain.binaries["mpi-operator"]),
-            "--kubeConfig", str(self.kubeconfig),
-            "--lock-namespace", OPERATOR_NAMESPACE,
-            "--kube-api-qps", str(options.operator_qps),
-            "--kube-api-burst", str(options.operator_burst),
-            "--threadiness", str(options.operator_threadiness),
+            "--kubeConfig",
+            str(self.kubeconfig),
+            "--lock-namespace",
+            OPERATOR_NAMESPACE,
+            "--kube-api-qps",
+            str(options.operator_qps),
+            "--kube-api-burst",
+            str(options.operator_burst),
+            "--threadiness",
+            str(options.operator_threadiness),
         ]
         env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
         operator = start_process(
@@ -255,7 +291,10 @@ class KwokCluster:
         self._wait_operator_leader(operator, options.timeout_s)
         log.info(
             "MPI Operator running (pid %d, qps %d, burst %d, threadiness %d)",
-            operator.pid, options.operator_qps, options.operator_burst, options.operator_threadiness,
+            operator.pid,
+            options.operator_qps,
+            options.operator_burst,
+            options.operator_threadiness,
         )
 
     def apply_operator_options(self, options: ClusterOptions) -> bool:
@@ -267,9 +306,12 @@ class KwokCluster:
             return False
         log.info(
             "restarting the MPI Operator: qps %s -> %d, burst %s -> %d, threadiness %s -> %d",
-            current.get("operator_qps"), options.operator_qps,
-            current.get("operator_burst"), options.operator_burst,
-            current.get("operator_threadiness"), options.operator_threadiness,
+            current.get("operator_qps"),
+            options.operator_qps,
+            current.get("operator_burst"),
+            options.operator_burst,
+            current.get("operator_threadiness"),
+            options.operator_threadiness,
         )
         operator = TrackedProcess.load(self.operator_pid_path)
         if operator is not None:
@@ -286,9 +328,13 @@ class KwokCluster:
         deadline = time.monotonic() + timeout_s
         url = f"http://{LOOPBACK}:{OPERATOR_HEALTH_PORT}/healthz"
         while time.monotonic() < deadline:
-            if not operator.is_running() or OPERATOR_RESTART_MARKER in self.operator_log_path.read_text():
+            if (
+                not operator.is_running()
+                or OPERATOR_RESTART_MARKER in self.operator_log_path.read_text()
+            ):
                 raise ClusterError(
-                    "the MPI Operator exited during start-up:\n" + _tail(self.operator_log_path.read_text(), 15),
+                    "the MPI Operator exited during start-up:\n"
+                    + _tail(self.operator_log_path.read_text(), 15),
                     hint=f"full log: {self.operator_log_path}",
                 )
             try:
@@ -329,12 +375,23 @@ class KwokCluster:
         # kwokctl removes the cluster's context from the file given here; pointing it at a file
         # inside the state folder keeps the user's ~/.kube/config untouched.
         untouched = self.state_dir / "kwokctl-context.yaml"
-        argv = [str(kwokctl), "--name", self.name, "delete", "cluster", "--kubeconfig", str(untouched)]
+        argv = [
+            str(kwokctl),
+            "--name",
+            self.name,
+            "delete",
+            "cluster",
+            "--kubeconfig",
+            str(untouched),
+        ]
         env = {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
         try:
             result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
             if result.returncode != 0:
-                log.warning("kwokctl delete cluster failed; stopping components by PID:\n%s", _tail(result.stderr, 10))
+                log.warning(
+                    "kwokctl delete cluster failed; stopping components by PID:\n%s",
+                    _tail(result.stderr, 10),
+                )
         except subprocess.TimeoutExpired:
             log.warning("kwokctl delete cluster timed out; stopping components by PID")
 
@@ -344,7 +401,11 @@ class KwokCluster:
             while process.is_running() and time.monotonic() < deadline:
                 time.sleep(0.1)
             if process.is_running():
-                log.warning("%s (pid %d) still running after kwokctl delete; terminating it", process.name, process.pid)
+                log.warning(
+                    "%s (pid %d) still running after kwokctl delete; terminating it",
+                    process.name,
+                    process.pid,
+                )
                 stop_process(process)
 
     def _kwokctl_path(self) -> Path | None:
@@ -360,7 +421,9 @@ class KwokCluster:
     ) -> str:
         argv = [str(toolchain.binaries["kubectl"]), "--kubeconfig", str(self.kubeconfig), *args]
         log.debug("running %s", " ".join(argv))
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout_s)
+        result = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=timeout_s
+        )
         if result.returncode != 0:
             raise ClusterError(f"`kubectl {' '.join(args)}` failed:\n{result.stderr.strip()}")
         return result.stdout
@@ -474,7 +537,11 @@ def _wait_port_released(port: int, timeout_s: float = 15.0) -> None:
 def _port_owner(port: int) -> str:
     try:
         for connection in psutil.net_connections(kind="tcp"):
-            if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
+            if (
+                connection.laddr
+                and connection.laddr.port == port
+                and connection.status == psutil.CONN_LISTEN
+            ):
                 if connection.pid:
                     return f" by {psutil.Process(connection.pid).name()} (pid {connection.pid})"
     except (psutil.AccessDenied, psutil.NoSuchProcess):

@@ -47,9 +47,13 @@ class Component:
     @property
     def version(self) -> str:
         gomod = (self.module_dir / "go.mod").read_text()
-        match = re.search(rf"^\s*(?:require\s+)?{re.escape(self.upstream_module)} (v\S+)", gomod, re.M)
+        match = re.search(
+            rf"^\s*(?:require\s+)?{re.escape(self.upstream_module)} (v\S+)", gomod, re.M
+        )
         if not match:
-            raise ToolchainError(f"{self.module_dir}/go.mod does not require {self.upstream_module}")
+            raise ToolchainError(
+                f"{self.module_dir}/go.mod does not require {self.upstream_module}"
+            )
         return match.group(1)
 
     def ldflags(self) -> str:
@@ -157,7 +161,9 @@ def ensure_toolchain(build: bool = True) -> Toolchain:
 
 
 def _is_complete(component: Component, target: Path) -> bool:
-    return (target / ".complete").exists() and all((target / name).exists() for name in component.binaries)
+    return (target / ".complete").exists() and all(
+        (target / name).exists() for name in component.binaries
+    )
 
 
 def _mpijob_crd_path(go: str) -> Path:
@@ -166,7 +172,9 @@ def _mpijob_crd_path(go: str) -> Path:
 
 
 def _build_component(component: Component, target: Path) -> None:
-    log.info("building %s %s (%s)", component.name, component.version, ", ".join(component.binaries))
+    log.info(
+        "building %s %s (%s)", component.name, component.version, ", ".join(component.binaries)
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{component.name}-", dir=target.parent))
     try:
@@ -204,8 +212,16 @@ def _go_build(component: Component, output_dir: Path) -> None:
             progress.advance(task)
             compiled += 1
             # Without a terminal (CI logs) the bar only shows at the end; log a line instead.
-            if not console.is_terminal and time.monotonic() - last_report > _PLAIN_PROGRESS_INTERVAL_S:
-                log.info("go build %s: %d of at most %s packages compiled", component.name, compiled, total)
+            if (
+                not console.is_terminal
+                and time.monotonic() - last_report > _PLAIN_PROGRESS_INTERVAL_S
+            ):
+                log.info(
+                    "go build %s: %d of at most %s packages compiled",
+                    component.name,
+                    compiled,
+                    total,
+                )
                 last_report = time.monotonic()
         returncode = child.wait()
     if returncode != 0:

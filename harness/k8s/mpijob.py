@@ -28,16 +28,27 @@ class MPIJob:
         return f"{cls.group}/{cls.version}"
 
     @classmethod
-    def create(cls, api: client.ApiClient, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+    def create(
+        cls, api: client.ApiClient, manifest: dict[str, Any], dry_run: bool = False
+    ) -> dict[str, Any]:
         kwargs = {"dry_run": "All"} if dry_run else {}
         return client.CustomObjectsApi(api).create_namespaced_custom_object(
-            cls.group, cls.version, manifest["metadata"]["namespace"], cls.plural, manifest, **kwargs
+            cls.group,
+            cls.version,
+            manifest["metadata"]["namespace"],
+            cls.plural,
+            manifest,
+            **kwargs,
         )
 
     @classmethod
     def delete(cls, api: client.ApiClient, namespace: str, name: str) -> None:
         client.CustomObjectsApi(api).delete_namespaced_custom_object(
-            cls.group, cls.version, namespace, cls.plural, name,
+            cls.group,
+            cls.version,
+            namespace,
+            cls.plural,
+            name,
             body=client.V1DeleteOptions(propagation_policy="Foreground"),
         )
 
@@ -46,7 +57,9 @@ class MPIJob:
         custom = client.CustomObjectsApi(api)
 
         def list_mpijobs(namespace: str, **kwargs: Any) -> Any:
-            return custom.list_namespaced_custom_object(cls.group, cls.version, namespace, cls.plural, **kwargs)
+            return custom.list_namespaced_custom_object(
+                cls.group, cls.version, namespace, cls.plural, **kwargs
+            )
 
         return list_mpijobs
 
@@ -90,14 +103,20 @@ def build_manifest(spec: MPIJobSpec) -> dict[str, Any]:
                 "Launcher": {
                     "replicas": 1,
                     "template": _pod_template(
-                        "launcher", spec.image, spec.launcher_command,
-                        {"cpu": "1", "memory": "1Gi"}, spec.launcher_annotations,
+                        "launcher",
+                        spec.image,
+                        spec.launcher_command,
+                        {"cpu": "1", "memory": "1Gi"},
+                        spec.launcher_annotations,
                     ),
                 },
                 "Worker": {
                     "replicas": spec.workers,
                     "template": _pod_template(
-                        spec.worker_container_name, spec.image, spec.worker_command, worker_resources,
+                        spec.worker_container_name,
+                        spec.image,
+                        spec.worker_command,
+                        worker_resources,
                         spec.worker_annotations,
                     ),
                 },
@@ -114,7 +133,11 @@ def _run_policy(spec: MPIJobSpec) -> dict[str, Any]:
 
 
 def _pod_template(
-    role: str, image: str, command: list[str], resources: dict[str, str], annotations: dict[str, str]
+    role: str,
+    image: str,
+    command: list[str],
+    resources: dict[str, str],
+    annotations: dict[str, str],
 ) -> dict[str, Any]:
     return {
         "metadata": {"annotations": dict(annotations)},

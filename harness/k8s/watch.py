@@ -96,7 +96,11 @@ class ResourceWatch(threading.Thread):
             except ApiException as error:
                 if error.status != 410:
                     raise
-                log.debug("watch of %s: resourceVersion %s expired; relisting", self.source, self._resource_version)
+                log.debug(
+                    "watch of %s: resourceVersion %s expired; relisting",
+                    self.source,
+                    self._resource_version,
+                )
                 self._resource_version = None
 
     def _relist(self) -> None:
@@ -153,4 +157,9 @@ class ResourceWatch(threading.Thread):
     def _log_retry(self, retry_state: Any) -> None:
         self.restarts += 1
         error = retry_state.outcome.exception()
-        log.debug("watch of %s broke (%s); resuming from resourceVersion %s", self.source, error, self._resource_version)
+        log.debug(
+            "watch of %s broke (%s); resuming from resourceVersion %s",
+            self.source,
+            error,
+            self._resource_version,
+        )

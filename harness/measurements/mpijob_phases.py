@@ -27,7 +27,12 @@ JOB_PHASES = (
     "succeeded",
     "failed",
 )
-_CONDITION_PHASES = {"Created": "created", "Running": "running", "Succeeded": "succeeded", "Failed": "failed"}
+_CONDITION_PHASES = {
+    "Created": "created",
+    "Running": "running",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+}
 
 
 @dataclass
@@ -107,7 +112,9 @@ class MPIJobPhaseTracker:
         timeline = self.jobs.get(labels.get(JOB_NAME_LABEL, ""))
         if timeline is None or event.type == "DELETED":
             return
-        pod = timeline.pods.setdefault(event.name, PodTimeline(role=labels.get(ROLE_LABEL, "unknown")))
+        pod = timeline.pods.setdefault(
+            event.name, PodTimeline(role=labels.get(ROLE_LABEL, "unknown"))
+        )
         if pod.created is None:
             pod.created = event.arrived
         if pod.scheduled is None and _is_scheduled(event.object):
@@ -153,7 +160,9 @@ def _status_lag_records(timeline: JobTimeline, labels: dict[str, Any]) -> list[R
             # below zero only means the two were too close to order, so it is clamped at 0.
             lag = max(0.0, timeline.phases[job_phase] - timeline.phases[pod_phase])
             transition = f"{pod_phase}_to_{job_phase}"
-            records.append(Record("status_lag", "latency", lag, "s", {**labels, "transition": transition}))
+            records.append(
+                Record("status_lag", "latency", lag, "s", {**labels, "transition": transition})
+            )
     return records
 
 
@@ -169,23 +178,49 @@ def _job_records(timeline: JobTimeline, extra: dict[str, Any]) -> list[Record]:
     records = []
     if "create_returned" in timeline.phases:
         create_ms = (timeline.phases["create_returned"] - timeline.create_sent) * 1000
-        records.append(Record("api_call", "latency", create_ms, "ms", {**labels, "verb": "create", "resource": "mpijobs"}))
+        records.append(
+            Record(
+                "api_call",
+                "latency",
+                create_ms,
+                "ms",
+                {**labels, "verb": "create", "resource": "mpijobs"},
+            )
+        )
     for phase in JOB_PHASES:
         if phase in timeline.phases:
             since_create = timeline.phases[phase] - timeline.create_sent
-            records.append(Record("mpijob_phase", "since_create", since_create, "s", {**labels, "phase": phase}))
+            records.append(
+                Record(
+                    "mpijob_phase", "since_create", since_create, "s", {**labels, "phase": phase}
+                )
+            )
     succeeded = 1.0 if "succeeded" in timeline.phases else 0.0
     records.append(Record("mpijob_outcome", "succeeded", succeeded, "bool", labels))
     workers_running = sum(1 for worker in timeline.workers() if worker.running is not None)
-    records.append(Record("mpijob_outcome", "workers_running", float(workers_running), "pods", labels))
+    records.append(
+        Record("mpijob_outcome", "workers_running", float(workers_running), "pods", labels)
+    )
     workers_failed = sum(1 for worker in timeline.workers() if worker.phase == "Failed")
-    records.append(Record("mpijob_outcome", "workers_failed", float(workers_failed), "pods", labels))
-    records.append(Record("mpijob_status", "updates", float(timeline.status_updates), "writes", labels))
+    records.append(
+        Record("mpijob_outcome", "workers_failed", float(workers_failed), "pods", labels)
+    )
+    records.append(
+        Record("mpijob_status", "updates", float(timeline.status_updates), "writes", labels)
+    )
     launchers = sum(1 for pod in timeline.pods.values() if pod.role == "launcher")
     records.append(Record("mpijob_outcome", "launcher_pods", float(launchers), "pods", labels))
     records += _status_lag_records(timeline, labels)
     for pod_name, pod in sorted(timeline.pods.items()):
         if pod.created is not None and pod.running is not None:
             startup = pod.running - pod.created
-            records.append(Record("pod_startup", "latency", startup, "s", {**labels, "pod": pod_name, "role": pod.role}))
+            records.append(
+                Record(
+                    "pod_startup",
+                    "latency",
+                    startup,
+                    "s",
+                    {**labels, "pod": pod_name, "role": pod.role},
+                )
+            )
     return records

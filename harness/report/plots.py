@@ -25,7 +25,9 @@ def plot_busbw(frame: pd.DataFrame, path: Path) -> Path | None:
         axes.plot(ordered["label.size_bytes"], ordered["value"], marker="o", label=label)
     limit = frame[(frame["kind"] == "memcpy") & (frame["metric"] == "bandwidth")]
     if not limit.empty:
-        axes.axhline(limit["value"].max(), color="grey", linestyle="--", label="memory copy (limit)")
+        axes.axhline(
+            limit["value"].max(), color="grey", linestyle="--", label="memory copy (limit)"
+        )
     axes.set_xscale("log", base=2)
     axes.set_xlabel("message size (bytes)")
     axes.set_ylabel("busbw (GB/s)")
@@ -40,7 +42,9 @@ def plot_busbw(frame: pd.DataFrame, path: Path) -> Path | None:
 
 def plot_horovod_scaling(frame: pd.DataFrame, path: Path) -> Path | None:
     """Total images/s against rank count."""
-    throughput = frame[(frame["kind"] == "horovod_training") & (frame["metric"] == "images_per_sec_total")]
+    throughput = frame[
+        (frame["kind"] == "horovod_training") & (frame["metric"] == "images_per_sec_total")
+    ]
     if throughput.empty:
         return None
     ordered = throughput.sort_values("label.ranks")
@@ -49,7 +53,9 @@ def plot_horovod_scaling(frame: pd.DataFrame, path: Path) -> Path | None:
     single = ordered[ordered["label.ranks"] == 1]
     if not single.empty:
         ideal = ordered["label.ranks"] * single["value"].iloc[0]
-        axes.plot(ordered["label.ranks"], ideal, linestyle="--", color="grey", label="linear scaling")
+        axes.plot(
+            ordered["label.ranks"], ideal, linestyle="--", color="grey", label="linear scaling"
+        )
     axes.set_xlabel("ranks")
     axes.set_ylabel("images/s (total)")
     axes.set_title("Horovod synthetic training throughput")
@@ -66,7 +72,9 @@ def plot_mpijob_phases(frame: pd.DataFrame, path: Path) -> Path | None:
     phases = frame[(frame["kind"] == "mpijob_phase") & (frame["metric"] == "since_create")]
     if phases.empty:
         return None
-    table = phases.pivot_table(index="label.phase", columns="label.job", values="value", aggfunc="max")
+    table = phases.pivot_table(
+        index="label.phase", columns="label.job", values="value", aggfunc="max"
+    )
     table = table.loc[phases.drop_duplicates("label.phase")["label.phase"]]
     table.columns.name = "job"
     figure, axes = plt.subplots(figsize=(7, 4))

@@ -85,7 +85,10 @@ def _allreduce_section(results: RunResults, frame: pd.DataFrame) -> str:
     section = ["## Allreduce", "", table.to_markdown(index=False, floatfmt=".4g")]
     limit = frame[(frame["kind"] == "memcpy") & (frame["metric"] == "bandwidth")]
     if not limit.empty:
-        section += ["", f"Memory-copy bandwidth in the same run (the limit): {limit['value'].max():.3g} GB/s."]
+        section += [
+            "",
+            f"Memory-copy bandwidth in the same run (the limit): {limit['value'].max():.3g} GB/s.",
+        ]
     image = plots.plot_busbw(frame, results.out_dir / "busbw.png")
     if image:
         section += ["", f"![busbw against message size]({image.name})"]
@@ -96,9 +99,15 @@ def _horovod_section(results: RunResults, frame: pd.DataFrame) -> str:
     rows = frame[frame["kind"] == "horovod_training"]
     if rows.empty:
         return ""
-    table = rows.pivot_table(index=["label.model", "label.ranks"], columns="metric", values="value", aggfunc="first")
+    table = rows.pivot_table(
+        index=["label.model", "label.ranks"], columns="metric", values="value", aggfunc="first"
+    )
     table.index.names = ["model", "ranks"]
-    section = ["## Horovod synthetic training", "", table.reset_index().to_markdown(index=False, floatfmt=".4g")]
+    section = [
+        "## Horovod synthetic training",
+        "",
+        table.reset_index().to_markdown(index=False, floatfmt=".4g"),
+    ]
     image = plots.plot_horovod_scaling(frame, results.out_dir / "horovod_scaling.png")
     if image:
         section += ["", f"![images/s against ranks]({image.name})"]
@@ -109,7 +118,9 @@ def _mpijob_section(results: RunResults, frame: pd.DataFrame) -> str:
     rows = frame[(frame["kind"] == "mpijob_phase") & (frame["metric"] == "since_create")]
     if rows.empty:
         return ""
-    table = rows.pivot_table(index="label.phase", columns="label.job", values="value", aggfunc="max", sort=False)
+    table = rows.pivot_table(
+        index="label.phase", columns="label.job", values="value", aggfunc="max", sort=False
+    )
     table.index.name = "phase"
     section = [
         "## MPIJob phases",

@@ -28,7 +28,13 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
-        return cls(data["kind"], data["metric"], float(data["value"]), data["unit"], dict(data.get("labels", {})))
+        return cls(
+            data["kind"],
+            data["metric"],
+            float(data["value"]),
+            data["unit"],
+            dict(data.get("labels", {})),
+        )
 
 
 def records_frame(records: list[Record]) -> pd.DataFrame:

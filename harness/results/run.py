@@ -81,7 +81,9 @@ class RunResults:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "results.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         # convert_dtypes keeps integer labels integers where other kinds leave gaps.
-        records_frame(self.records).convert_dtypes().to_csv(self.out_dir / "results.csv", index=False)
+        records_frame(self.records).convert_dtypes().to_csv(
+            self.out_dir / "results.csv", index=False
+        )
         write_summary(self)
         write_junit(self, self.out_dir / "junit.xml")
         write_perfdata(self, self.out_dir)

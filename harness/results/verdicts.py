@@ -55,16 +55,40 @@ def judge(metric: SuccessMetric, records: list[Record]) -> Verdict:
     frame = records_frame(records)
     matching = _select(frame, metric)
     if matching.empty:
-        return Verdict(metric.name, False, None, metric.op, metric.threshold, metric.unit, 0,
-                       detail="no measurement recorded")
+        return Verdict(
+            metric.name,
+            False,
+            None,
+            metric.op,
+            metric.threshold,
+            metric.unit,
+            0,
+            detail="no measurement recorded",
+        )
     units = set(matching["unit"])
     if units != {metric.unit}:
-        return Verdict(metric.name, False, None, metric.op, metric.threshold, metric.unit, len(matching),
-                       detail=f"unit mismatch: records are in {', '.join(sorted(units))}")
+        return Verdict(
+            metric.name,
+            False,
+            None,
+            metric.op,
+            metric.threshold,
+            metric.unit,
+            len(matching),
+            detail=f"unit mismatch: records are in {', '.join(sorted(units))}",
+        )
     observed = statistic(matching["value"], metric.stat)
     passed = _COMPARATORS[metric.op](observed, metric.threshold)
-    return Verdict(metric.name, passed, observed, metric.op, metric.threshold, metric.unit, len(matching),
-                   detail=f"{metric.stat} of {len(matching)}")
+    return Verdict(
+        metric.name,
+        passed,
+        observed,
+        metric.op,
+        metric.threshold,
+        metric.unit,
+        len(matching),
+        detail=f"{metric.stat} of {len(matching)}",
+    )
 
 
 def judge_all(metrics: list[SuccessMetric], records: list[Record]) -> list[Verdict]:

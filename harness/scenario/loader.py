@@ -53,22 +53,31 @@ def _render(path: Path, source: str, params: dict[str, str]) -> str:
     try:
         template_ast = environment.parse(source)
     except jinja2.TemplateSyntaxError as error:
-        raise ScenarioError(str(path), [f"line {error.lineno}: template syntax error: {error.message}"]) from None
+        raise ScenarioError(
+            str(path), [f"line {error.lineno}: template syntax error: {error.message}"]
+        ) from None
     declared = jinja2.meta.find_undeclared_variables(template_ast)
     unknown = sorted(set(params) - declared)
     if unknown:
         allowed = ", ".join(sorted(declared)) or "none"
         raise ScenarioError(
             str(path),
-            [f"--param {name}: this scenario has no such parameter (parameters: {allowed})" for name in unknown],
+            [
+                f"--param {name}: this scenario has no such parameter (parameters: {allowed})"
+                for name in unknown
+            ],
         )
     values = {name: yaml.safe_load(value) for name, value in params.items()}
     try:
         return environment.from_string(source).render(**values)
     except jinja2.UndefinedError as error:
-        raise ScenarioError(str(path), [f"template: {error.message}; pass it with --param"]) from None
+        raise ScenarioError(
+            str(path), [f"template: {error.message}; pass it with --param"]
+        ) from None
     except jinja2.TemplateNotFound as error:
-        raise ScenarioError(str(path), [f"template: included file {error.name} not found beside the scenario"]) from None
+        raise ScenarioError(
+            str(path), [f"template: included file {error.name} not found beside the scenario"]
+        ) from None
 
 
 def _parse_yaml(path: Path, text: str) -> Any:
@@ -80,7 +89,9 @@ def _parse_yaml(path: Path, text: str) -> Any:
         problem = getattr(error, "problem", None) or str(error)
         raise ScenarioError(str(path), [f"{where}YAML syntax error: {problem}"]) from None
     if not isinstance(document, dict):
-        raise ScenarioError(str(path), ["the file must contain a mapping with at least `name` and `steps`"])
+        raise ScenarioError(
+            str(path), ["the file must contain a mapping with at least `name` and `steps`"]
+        )
     return document
 
 

@@ -67,7 +67,9 @@ class ClusterSpec(StrictModel):
     @model_validator(mode="after")
     def _kubeconfig_matches_provider(self) -> ClusterSpec:
         if self.provider == "kwok" and self.kubeconfig:
-            raise ValueError("kubeconfig is only used with provider: existing; remove it or change the provider")
+            raise ValueError(
+                "kubeconfig is only used with provider: existing; remove it or change the provider"
+            )
         return self
 
 
@@ -103,7 +105,9 @@ class AllreduceStep(RunnerSettings):
                 f"min_bytes {self.min_bytes} is smaller than one float32 element ({FLOAT32_BYTES} bytes); use 4 or more"
             )
         if self.max_bytes < self.min_bytes:
-            raise ValueError(f"max_bytes {self.max_bytes} is below min_bytes {self.min_bytes}; swap them")
+            raise ValueError(
+                f"max_bytes {self.max_bytes} is below min_bytes {self.min_bytes}; swap them"
+            )
         if self.backend is not None and self.workload != "torch":
             raise ValueError("backend applies to workload: torch only; remove it")
         return self
@@ -165,7 +169,9 @@ class MPIJobStep(StrictModel):
         if self.arrival == "poisson" and self.rate is None:
             raise ValueError("arrival: poisson needs rate (jobs per second), for example rate: 2")
         if self.arrival == "burst" and self.rate is not None:
-            raise ValueError("rate applies to arrival: poisson only; remove it or set arrival: poisson")
+            raise ValueError(
+                "rate applies to arrival: poisson only; remove it or set arrival: poisson"
+            )
         return self
 
     def job_names(self) -> list[str]:

@@ -27,7 +27,9 @@ def parse_duration(value: int | float | str) -> float:
         return float(value)
     match = _DURATION.match(str(value))
     if not match:
-        raise ValueError(f"invalid duration {value!r}: use seconds or a suffix, such as 90, 500ms, 2m")
+        raise ValueError(
+            f"invalid duration {value!r}: use seconds or a suffix, such as 90, 500ms, 2m"
+        )
     number, suffix = match.groups()
     return float(number) * _DURATION_FACTORS[suffix or "s"]
 

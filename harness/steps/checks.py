@@ -32,7 +32,10 @@ def check_records(result: FleetResult, step: MPIJobStep, step_index: int) -> lis
         passed = result.pods_left == 0
         records.append(_check_record("pods_cleaned_up", passed, {"step": step_index}))
         if not passed:
-            log.error("check pods_cleaned_up failed: %d pod(s) left after the MPIJobs were deleted", result.pods_left)
+            log.error(
+                "check pods_cleaned_up failed: %d pod(s) left after the MPIJobs were deleted",
+                result.pods_left,
+            )
     return records
 
 
@@ -47,7 +50,9 @@ def _job_checks(timeline: JobTimeline, step: MPIJobStep) -> list[tuple[str, bool
         _expected_outcome(timeline, step.expect),
     ]
     if "running" in phases:
-        workers_first = "workers_running" in phases and phases["workers_running"] <= phases["running"]
+        workers_first = (
+            "workers_running" in phases and phases["workers_running"] <= phases["running"]
+        )
         pending = sum(1 for pod in timeline.workers() if pod.running is None)
         checks.append(
             (

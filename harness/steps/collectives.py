@@ -23,9 +23,12 @@ HOROVOD_MODULE = "workloads.horovod_synthetic"
 
 def allreduce_arguments(step: AllreduceStep) -> list[str]:
     arguments = [
-        "--min-bytes", str(step.min_bytes),
-        "--max-bytes", str(step.max_bytes),
-        "--factor", str(step.factor),
+        "--min-bytes",
+        str(step.min_bytes),
+        "--max-bytes",
+        str(step.max_bytes),
+        "--factor",
+        str(step.factor),
     ]
     if step.warmup is not None:
         arguments += ["--warmup", str(step.warmup)]
@@ -42,13 +45,23 @@ def run_allreduce_step(step: AllreduceStep, context: StepContext) -> list[Record
     module = ALLREDUCE_MODULES[step.workload]
     log.info(
         "allreduce sweep: %s on %d ranks (%s), %d to %d bytes",
-        step.workload, step.ranks, step.runner, step.min_bytes, step.max_bytes,
+        step.workload,
+        step.ranks,
+        step.runner,
+        step.min_bytes,
+        step.max_bytes,
     )
     if step.runner == "mpijob":
         name = job_name(context.index, f"allreduce-{step.workload}", step.ranks)
-        return run_as_mpijob(context, name, step, step.ranks, module, allreduce_arguments(step), step.timeout)
+        return run_as_mpijob(
+            context, name, step, step.ranks, module, allreduce_arguments(step), step.timeout
+        )
     output = run_under_mpirun(
-        step.ranks, module, allreduce_arguments(step), context.out_dir / f"step{context.index}-{step.workload}.log", step.timeout
+        step.ranks,
+        module,
+        allreduce_arguments(step),
+        context.out_dir / f"step{context.index}-{step.workload}.log",
+        step.timeout,
     )
     records = rows_to_records(parse_bench_lines(output), {"runner": "local", "step": context.index})
     log.info("allreduce sweep: %s produced %d records", step.workload, len(records))
@@ -58,29 +71,45 @@ def run_allreduce_step(step: AllreduceStep, context: StepContext) -> list[Record
 def run_horovod_step(step: HorovodStep, context: StepContext) -> list[Record]:
     records: list[Record] = []
     for ranks in step.ranks:
-        log.info("horovod synthetic training: %s on %d rank(s) (%s)", step.model, ranks, step.runner)
+        log.info(
+            "horovod synthetic training: %s on %d rank(s) (%s)", step.model, ranks, step.runner
+        )
         arguments = [
-            "--model", step.model,
-            "--batch-size", str(step.batch_size),
-            "--warmup-batches", str(step.warmup_batches),
-            "--batches", str(step.batches),
+            "--model",
+            step.model,
+            "--batch-size",
+            str(step.batch_size),
+            "--warmup-batches",
+            str(step.warmup_batches),
+            "--batches",
+            str(step.batches),
         ]
         if step.runner == "mpijob":
             name = job_name(context.index, "horovod", ranks)
-            records += run_as_mpijob(context, name, step, ranks, HOROVOD_MODULE, arguments, step.timeout)
+            records += run_as_mpijob(
+                context, name, step, ranks, HOROVOD_MODULE, arguments, step.timeout
+            )
             continue
         output = run_under_mpirun(
-            ranks, HOROVOD_MODULE, arguments,
-            context.out_dir / f"step{context.index}-horovod-{ranks}.log", step.timeout,
+            ranks,
+            HOROVOD_MODULE,
+            arguments,
+            context.out_dir / f"step{context.index}-horovod-{ranks}.log",
+            step.timeout,
         )
-        records += rows_to_records(parse_bench_lines(output), {"runner": "local", "step": context.index})
+        records += rows_to_records(
+            parse_bench_lines(output), {"runner": "local", "step": context.index}
+        )
     return records + scaling_efficiency(records)
 
 
 def run_memcpy_step(step: MemcpyStep, context: StepContext) -> list[Record]:
     arguments = ["--size", str(step.size), "--repeats", str(step.repeats)]
     output = run_python_module(
-        "workloads.memcpy_bandwidth", arguments, context.out_dir / f"step{context.index}-memcpy.log", step.timeout
+        "workloads.memcpy_bandwidth",
+        arguments,
+        context.out_dir / f"step{context.index}-memcpy.log",
+        step.timeout,
     )
     records = rows_to_records(parse_bench_lines(output), {"runner": "local", "step": context.index})
     for record in records:
@@ -99,8 +128,12 @@ def scaling_efficiency(records: list[Record]) -> list[Record]:
     if single is None or single.value <= 0:
         return []
     return [
-        Record("horovod_training", "scaling_efficiency", record.value / (ranks * single.value), "ratio", dict(record.labels))
+        Record(
+            "horovod_training",
+            "scaling_efficiency",
+            record.value / (ranks * single.value),
+            "ratio",
+            dict(record.labels),
+        )
         for ranks, record in sorted(totals.items())
     ]
-
-

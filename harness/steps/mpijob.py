@@ -93,7 +93,9 @@ def spec_from_step(step: MPIJobStep, name: str) -> MPIJobSpec:
         worker_annotations=worker_annotations,
         launcher_creation_policy=step.launcher_creation_policy,
         backoff_limit=1 if step.failure == "launcher-fails" else None,
-        worker_container_name=_INVALID_CONTAINER_NAME if step.failure == "invalid-template" else "worker",
+        worker_container_name=_INVALID_CONTAINER_NAME
+        if step.failure == "invalid-template"
+        else "worker",
     )
 
 
@@ -101,7 +103,14 @@ def run_mpijob_step(step: MPIJobStep, context: StepContext) -> list[Record]:
     specs = [spec_from_step(step, name) for name in step.job_names()]
     intervals = _arrival_intervals(step)
     # A job that is expected to hang is followed until the timeout, so it is not an error.
-    result = run_fleet(context, specs, intervals, step.timeout, step.delete_after, wait_for_all=step.expect != "stuck")
+    result = run_fleet(
+        context,
+        specs,
+        intervals,
+        step.timeout,
+        step.delete_after,
+        wait_for_all=step.expect != "stuck",
+    )
     records = fleet_records(result, context)
     return records + check_records(result, step, context.index)
 
@@ -142,7 +151,9 @@ def run_fleet(
         _wait_listed(watches)
         started = context.clock()
         submitter = threading.Thread(
-            target=_submit_all, args=(api, specs, intervals, events, context, stop_submitting), daemon=True
+            target=_submit_all,
+            args=(api, specs, intervals, events, context, stop_submitting),
+            daemon=True,
         )
         submitter.start()
         log.info("submitting %d MPIJob(s) to namespace %s", len(specs), namespace)
@@ -168,11 +179,17 @@ def run_fleet(
     return result
 
 
-def _start_watches(api: client.ApiClient, namespace: str, events: queue.Queue, context: StepContext) -> list[ResourceWatch]:
+def _start_watches(
+    api: client.ApiClient, namespace: str, events: queue.Queue, context: StepContext
+) -> list[ResourceWatch]:
     watches = [
         ResourceWatch("mpijobs", MPIJob.list_function(api), namespace, events, context.clock),
         ResourceWatch(
-            "pods", client.CoreV1Api(api).list_namespaced_pod, namespace, events, context.clock,
+            "pods",
+            client.CoreV1Api(api).list_namespaced_pod,
+            namespace,
+            events,
+            context.clock,
             label_selector=f"{OPERATOR_NAME_LABEL}=mpi-operator",
         ),
     ]
@@ -184,7 +201,9 @@ def _start_watches(api: client.ApiClient, namespace: str, events: queue.Queue, c
 def _wait_listed(watches: list[ResourceWatch]) -> None:
     for resource_watch in watches:
         if not resource_watch.listed.wait(timeout=30):
-            raise ClusterError(f"the initial list of {resource_watch.source} did not finish within 30 s")
+            raise ClusterError(
+                f"the initial list of {resource_watch.source} did not finish within 30 s"
+            )
 
 
 def _submit_all(
@@ -201,7 +220,11 @@ def _submit_all(
             MPIJob.create(api, build_manifest(spec))
             events.put(Submission(spec.name, sent, context.clock()))
         except ApiException as error:
-            events.put(Submission(spec.name, sent, context.clock(), f"{error.status} {error.reason}: {error.body}"))
+            events.put(
+                Submission(
+                    spec.name, sent, context.clock(), f"{error.status} {error.reason}: {error.body}"
+                )
+            )
 
     with ThreadPoolExecutor(max_workers=_SUBMIT_THREADS, thread_name_prefix="submit") as pool:
         for spec, interval in zip(specs, intervals):
@@ -242,7 +265,12 @@ def _follow(
             return
 
 
-def _apply_submission(tracker: MPIJobPhaseTracker, pending: dict[str, MPIJobSpec], item: Submission, result: FleetResult) -> None:
+def _apply_submission(
+    tracker: MPIJobPhaseTracker,
+    pending: dict[str, MPIJobSpec],
+    item: Submission,
+    result: FleetResult,
+) -> None:
     spec = pending[item.name]
     tracker.expect(item.name, spec.workers, item.sent)
     if item.error:
@@ -262,7 +290,12 @@ def _apply_event(tracker: MPIJobPhaseTracker, event: WatchEvent, log_phases: boo
         if phase in timeline.phases and phase not in before:
             # A single job logs every phase; a fleet logs only the outcome of each job.
             if log_phases or phase in ("succeeded", "failed"):
-                log.info("MPIJob %s: %s (+%.2f s)", timeline.name, phase, timeline.phases[phase] - timeline.create_sent)
+                log.info(
+                    "MPIJob %s: %s (+%.2f s)",
+                    timeline.name,
+                    phase,
+                    timeline.phases[phase] - timeline.create_sent,
+                )
 
 
 def _timeline_of(tracker: MPIJobPhaseTracker, event: WatchEvent) -> JobTimeline | None:
@@ -272,7 +305,9 @@ def _timeline_of(tracker: MPIJobPhaseTracker, event: WatchEvent) -> JobTimeline 
     return tracker.jobs.get(labels.get(JOB_NAME_LABEL, ""))
 
 
-def _announce_launchers(tracker: MPIJobPhaseTracker, callback: Callable[[str, str], None] | None, announced: set[str]) -> None:
+def _announce_launchers(
+    tracker: MPIJobPhaseTracker, callback: Callable[[str, str], None] | None, announced: set[str]
+) -> None:
     if callback is None:
         return
     for name, timeline in tracker.jobs.items():
@@ -294,19 +329,33 @@ def _log_progress(tracker: MPIJobPhaseTracker, total: int) -> None:
     finished = sum(1 for t in timelines if t.finished)
     running = sum(1 for t in timelines for pod in t.workers() if pod.running is not None)
     expected = sum(t.expected_workers for t in timelines)
-    log.info("%d/%d jobs submitted, %d finished; %d/%d workers Running", len(timelines), total, finished, running, expected)
+    log.info(
+        "%d/%d jobs submitted, %d finished; %d/%d workers Running",
+        len(timelines),
+        total,
+        finished,
+        running,
+        expected,
+    )
 
 
 def _log_unfinished(tracker: MPIJobPhaseTracker, unfinished: list[str], timeout_s: float) -> None:
     for name in unfinished[:10]:
         timeline = tracker.jobs.get(name)
         seen = ", ".join(timeline.phases) if timeline else "not even submitted"
-        log.error("MPIJob %s did not finish within %.0f s; phases seen: %s", name, timeout_s, seen or "none")
+        log.error(
+            "MPIJob %s did not finish within %.0f s; phases seen: %s",
+            name,
+            timeout_s,
+            seen or "none",
+        )
     if len(unfinished) > 10:
         log.error("... and %d more unfinished jobs", len(unfinished) - 10)
 
 
-def _read_launcher_logs(api: client.ApiClient, namespace: str, tracker: MPIJobPhaseTracker) -> dict[str, str]:
+def _read_launcher_logs(
+    api: client.ApiClient, namespace: str, tracker: MPIJobPhaseTracker
+) -> dict[str, str]:
     logs = {}
     for name, timeline in tracker.jobs.items():
         launcher = timeline.launcher_pod()
@@ -316,7 +365,13 @@ def _read_launcher_logs(api: client.ApiClient, namespace: str, tracker: MPIJobPh
         try:
             logs[name] = client.CoreV1Api(api).read_namespaced_pod_log(launcher, namespace)
         except ApiException as error:
-            log.error("could not read the log of launcher %s/%s: %s %s", namespace, launcher, error.status, error.reason)
+            log.error(
+                "could not read the log of launcher %s/%s: %s %s",
+                namespace,
+                launcher,
+                error.status,
+                error.reason,
+            )
     return logs
 
 
@@ -325,10 +380,14 @@ def fleet_records(result: FleetResult, context: StepContext) -> list[Record]:
     records = result.tracker.records(labels)
     for name in result.tracker.jobs:
         timed_out = float(name in result.unfinished)
-        records.append(Record("mpijob_outcome", "timed_out", timed_out, "bool", {**labels, "job": name}))
+        records.append(
+            Record("mpijob_outcome", "timed_out", timed_out, "bool", {**labels, "job": name})
+        )
     records += _throughput_records(result, labels)
     records.append(Record("watch", "restarts", float(result.watch_restarts), "restarts", labels))
-    records.append(Record("watch", "relists", float(max(result.watch_relists, 0)), "relists", labels))
+    records.append(
+        Record("watch", "relists", float(max(result.watch_relists, 0)), "relists", labels)
+    )
     if result.pods_left is not None:
         records.append(Record("cleanup", "pods_left", float(result.pods_left), "pods", labels))
     return records
@@ -344,14 +403,18 @@ def _throughput_records(result: FleetResult, labels: dict) -> list[Record]:
     if all(all_running):
         span = max(all_running) - first_sent
         records.append(Record("mpijob_fleet", "time_to_all_workers_running", span, "s", labels))
-    created = sorted(pod.created for t in timelines for pod in t.pods.values() if pod.created is not None)
+    created = sorted(
+        pod.created for t in timelines for pod in t.pods.values() if pod.created is not None
+    )
     if len(created) > 1 and created[-1] > created[0]:
         rate = (len(created) - 1) / (created[-1] - created[0])
         records.append(Record("mpijob_fleet", "pod_creation_rate", rate, "pods/s", labels))
     window = result.window[1] - result.window[0]
     updates = sum(t.status_updates for t in timelines)
     if window > 0:
-        records.append(Record("mpijob_fleet", "status_update_rate", updates / window, "writes/s", labels))
+        records.append(
+            Record("mpijob_fleet", "status_update_rate", updates / window, "writes/s", labels)
+        )
     records.append(Record("mpijob_fleet", "jobs", float(len(timelines)), "jobs", labels))
     return records
 
@@ -370,7 +433,11 @@ def _ensure_namespace(api: client.ApiClient, namespace: str) -> None:
 def _delete_stale_jobs(api: client.ApiClient, namespace: str, names: list[str]) -> None:
     existing = _existing_jobs(api, namespace) & set(names)
     if existing:
-        log.warning("%d MPIJob(s) in %s exist from an earlier run; deleting them first", len(existing), namespace)
+        log.warning(
+            "%d MPIJob(s) in %s exist from an earlier run; deleting them first",
+            len(existing),
+            namespace,
+        )
         _delete_jobs(api, namespace, sorted(existing))
 
 
@@ -392,12 +459,18 @@ def _delete_jobs(api: client.ApiClient, namespace: str, names: list[str]) -> int
     left: list = []
     while time.monotonic() < deadline:
         jobs_left = _existing_jobs(api, namespace) & wanted
-        left = [pod for pod in _operator_pods(api, namespace) if pod.metadata.labels.get(JOB_NAME_LABEL) in wanted]
+        left = [
+            pod
+            for pod in _operator_pods(api, namespace)
+            if pod.metadata.labels.get(JOB_NAME_LABEL) in wanted
+        ]
         if not jobs_left and not left:
             log.debug("%d MPIJob(s) and their pods are gone", len(names))
             return 0
         time.sleep(0.5)
-    log.warning("%d pod(s) of deleted MPIJobs still exist %.0f s after deletion", len(left), _DELETE_WAIT_S)
+    log.warning(
+        "%d pod(s) of deleted MPIJobs still exist %.0f s after deletion", len(left), _DELETE_WAIT_S
+    )
     return len(left)
 
 

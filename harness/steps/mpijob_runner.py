@@ -38,7 +38,17 @@ _MANAGED_BY_SELECTOR = "=".join(_MANAGED_BY)
 
 
 def launcher_command(ranks: int, module: str, arguments: list[str]) -> list[str]:
-    return ["mpirun", "-np", str(ranks), "--bind-to", "none", LAUNCHER_PYTHON, "-m", module, *arguments]
+    return [
+        "mpirun",
+        "-np",
+        str(ranks),
+        "--bind-to",
+        "none",
+        LAUNCHER_PYTHON,
+        "-m",
+        module,
+        *arguments,
+    ]
 
 
 def workload_job_spec(
@@ -75,7 +85,12 @@ def run_as_mpijob(
         labels["executed_on"] = "local-mpirun"
     try:
         result = run_fleet(
-            context, [spec], [0.0], timeout_s, on_launcher_pod=on_launcher_pod, read_launcher_logs=True
+            context,
+            [spec],
+            [0.0],
+            timeout_s,
+            on_launcher_pod=on_launcher_pod,
+            read_launcher_logs=True,
         )
     finally:
         if on_launcher_pod is not None:
@@ -97,8 +112,14 @@ def run_as_mpijob(
 def _run_locally_for_replay(
     context: StepContext, name: str, ranks: int, module: str, arguments: list[str], timeout_s: float
 ) -> Path:
-    log.info("KWOK pods run no containers: running %s on %d local ranks for the launcher log", module, ranks)
-    output = run_under_mpirun(ranks, module, arguments, context.out_dir / f"step{context.index}-{name}.log", timeout_s)
+    log.info(
+        "KWOK pods run no containers: running %s on %d local ranks for the launcher log",
+        module,
+        ranks,
+    )
+    output = run_under_mpirun(
+        ranks, module, arguments, context.out_dir / f"step{context.index}-{name}.log", timeout_s
+    )
     log_file = context.out_dir / f"step{context.index}-{name}-launcher.cri.log"
     log_file.write_text(to_cri_log(output))
     return log_file.resolve()
@@ -120,7 +141,9 @@ def _log_publisher(context: StepContext, namespace: str, log_file: Path):
             "metadata": {"name": pod_name, "namespace": namespace, "labels": dict([_MANAGED_BY])},
             "spec": {"logs": [{"logsFile": str(log_file)}]},
         }
-        client.CustomObjectsApi(api).create_namespaced_custom_object(KWOK_GROUP, KWOK_VERSION, namespace, "logs", body)
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            KWOK_GROUP, KWOK_VERSION, namespace, "logs", body
+        )
         log.debug("serving %s as the log of %s/%s", log_file, namespace, pod_name)
 
     return publish

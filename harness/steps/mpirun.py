@@ -27,7 +27,17 @@ def mpirun_argv(ranks: int) -> list[str]:
         )
     argv = [mpirun, "-np", str(ranks), "--bind-to", "none"]
     # Keep MPI's own traffic on loopback: every rank runs on this host.
-    argv += ["--mca", "btl", "self,vader,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"]
+    argv += [
+        "--mca",
+        "btl",
+        "self,vader,tcp",
+        "--mca",
+        "btl_tcp_if_include",
+        "lo",
+        "--mca",
+        "oob_tcp_if_include",
+        "lo",
+    ]
     if ranks > (os.cpu_count() or 1):
         argv.append("--oversubscribe")
     if os.geteuid() == 0:
@@ -54,7 +64,12 @@ def _run(what: str, argv: list[str], log_path: Path, timeout_s: float) -> str:
     env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     with open(log_path, "ab") as stderr_file:
         child = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr_file, start_new_session=True
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            start_new_session=True,
         )
         tracked = TrackedProcess(what, child.pid, _create_time(child.pid), argv)
         try:
@@ -62,13 +77,17 @@ def _run(what: str, argv: list[str], log_path: Path, timeout_s: float) -> str:
         except subprocess.TimeoutExpired:
             stop_process(tracked)
             child.communicate()
-            raise WorkloadError(f"{what} timed out after {timeout_s:.0f} s", hint=f"see {log_path}") from None
+            raise WorkloadError(
+                f"{what} timed out after {timeout_s:.0f} s", hint=f"see {log_path}"
+            ) from None
         except BaseException:
             stop_process(tracked)
             raise
     if child.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-10:])
-        raise WorkloadError(f"{what} failed (exit {child.returncode}):\n{tail}", hint=f"full log: {log_path}")
+        raise WorkloadError(
+            f"{what} failed (exit {child.returncode}):\n{tail}", hint=f"full log: {log_path}"
+        )
     return stdout.decode(errors="replace")
 
 

@@ -22,7 +22,17 @@ _COLLECTIVE_METRICS = (
     ("busbw", "busbw_gbps", "GB/s"),
     ("wrong", "wrong", "elements"),
 )
-_COLLECTIVE_LABELS = ("workload", "backend", "device", "ranks", "size_bytes", "count", "dtype", "redop", "placement")
+_COLLECTIVE_LABELS = (
+    "workload",
+    "backend",
+    "device",
+    "ranks",
+    "size_bytes",
+    "count",
+    "dtype",
+    "redop",
+    "placement",
+)
 _HOROVOD_METRICS = (
     ("images_per_sec_per_worker", "images_per_sec_per_worker", "images/s"),
     ("images_per_sec_per_worker_stdev", "images_per_sec_per_worker_stdev", "images/s"),
@@ -37,11 +47,13 @@ def parse_bench_lines(text: str) -> list[dict[str, Any]]:
         position = line.find(RECORD_PREFIX)
         if position < 0:
             continue
-        payload = line[position + len(RECORD_PREFIX):]
+        payload = line[position + len(RECORD_PREFIX) :]
         try:
             rows.append(json.loads(payload))
         except json.JSONDecodeError as error:
-            raise WorkloadError(f"line {number} of the workload output is not valid JSON: {error}: {payload[:200]}") from None
+            raise WorkloadError(
+                f"line {number} of the workload output is not valid JSON: {error}: {payload[:200]}"
+            ) from None
     return rows
 
 
@@ -50,14 +62,22 @@ def rows_to_records(rows: list[dict[str, Any]], extra_labels: dict[str, Any]) ->
     for row in rows:
         workload = row.get("workload", "")
         if workload.startswith("allreduce"):
-            records += _expand(row, "allreduce", _COLLECTIVE_METRICS, _COLLECTIVE_LABELS, extra_labels)
+            records += _expand(
+                row, "allreduce", _COLLECTIVE_METRICS, _COLLECTIVE_LABELS, extra_labels
+            )
         elif workload == "horovod_synthetic":
-            records += _expand(row, "horovod_training", _HOROVOD_METRICS, _HOROVOD_LABELS, extra_labels)
+            records += _expand(
+                row, "horovod_training", _HOROVOD_METRICS, _HOROVOD_LABELS, extra_labels
+            )
         elif workload == "memcpy_bandwidth":
             labels = {**extra_labels, "size_bytes": int(row["size_bytes"])}
-            records.append(Record("memcpy", "bandwidth", float(row["bandwidth_gbps"]), "GB/s", labels))
+            records.append(
+                Record("memcpy", "bandwidth", float(row["bandwidth_gbps"]), "GB/s", labels)
+            )
         else:
-            raise WorkloadError(f"unknown workload record {workload!r}; the harness and workloads/ may be out of step")
+            raise WorkloadError(
+                f"unknown workload record {workload!r}; the harness and workloads/ may be out of step"
+            )
     return records
 
 

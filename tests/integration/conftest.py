@@ -42,7 +42,9 @@ def api(cluster):
     return api_client(cluster.kubeconfig)
 
 
-def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def bench(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the real console command in a subprocess, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],

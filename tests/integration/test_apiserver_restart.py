@@ -11,7 +11,6 @@ import psutil
 from kubernetes import client
 
 from harness.runner import RunOptions, run
-from tests.integration.conftest import REPO
 
 SCENARIO = """
 name: apiserver-restart
@@ -34,7 +33,9 @@ def restart_apiserver(cluster) -> None:
     old.kill()
     old.wait(30)
     with open(cluster.cluster_dir / "logs" / "kube-apiserver.log", "ab") as log_file:
-        new = subprocess.Popen(argv, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        new = subprocess.Popen(
+            argv, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
     pid_file.write_text(str(new.pid))  # so `cluster down` stops the new process
 
 
@@ -43,7 +44,9 @@ def wait_running(api, name: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            job = custom.get_namespaced_custom_object("kubeflow.org", "v2beta1", "default", "mpijobs", name)
+            job = custom.get_namespaced_custom_object(
+                "kubeflow.org", "v2beta1", "default", "mpijobs", name
+            )
             conditions = job.get("status", {}).get("conditions", [])
             if any(c["type"] == "Running" and c["status"] == "True" for c in conditions):
                 return
@@ -75,6 +78,8 @@ def test_watch_survives_apiserver_restart(cluster, api, tmp_path):
     results = json.loads((out_dir / "results.json").read_text())
     phases = {r["labels"]["phase"] for r in results["records"] if r["kind"] == "mpijob_phase"}
     assert {"created", "workers_running", "running", "launcher_finished", "succeeded"} <= phases
-    restarts = [r["value"] for r in results["records"] if r["kind"] == "watch" and r["metric"] == "restarts"]
+    restarts = [
+        r["value"] for r in results["records"] if r["kind"] == "watch" and r["metric"] == "restarts"
+    ]
     assert restarts[0] >= 1
     assert cluster.is_healthy()

@@ -9,11 +9,17 @@ from pathlib import Path
 import psutil
 from kubernetes import client
 
-from clusters.kwok.provider import KwokCluster
 from harness.paths import cluster_state_dir
 from tests.integration.conftest import TEST_CLUSTER, bench
 
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller", "mpi-operator")
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok-controller",
+    "mpi-operator",
+)
 LOOPBACK = {"127.0.0.1", "::1"}
 
 
@@ -39,15 +45,23 @@ def test_binaries_report_pinned_versions(toolchain):
         "mpi-operator": (["--version"], "v0.8.0"),
     }
     for binary, (args, expected) in expectations.items():
-        output = subprocess.run([str(toolchain.binaries[binary]), *args], capture_output=True, text=True, timeout=30)
-        assert expected in output.stdout + output.stderr, f"{binary} {args}: {output.stdout}{output.stderr}"
+        output = subprocess.run(
+            [str(toolchain.binaries[binary]), *args], capture_output=True, text=True, timeout=30
+        )
+        assert expected in output.stdout + output.stderr, (
+            f"{binary} {args}: {output.stdout}{output.stderr}"
+        )
 
 
 def test_control_plane_listens_on_loopback_only(cluster):
     kwok_components = [s for s in cluster.status() if s.name != "mpi-operator"]
     assert len(kwok_components) == 5
     for status in kwok_components:
-        listening = [c for c in psutil.Process(status.pid).net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        listening = [
+            c
+            for c in psutil.Process(status.pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
         assert listening, f"{status.name} listens on nothing"
         for connection in listening:
             assert connection.laddr.ip in LOOPBACK, f"{status.name} listens on {connection.laddr}"

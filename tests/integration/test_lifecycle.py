@@ -46,10 +46,15 @@ def test_down_leaves_nothing_behind(cluster):
     result = bench("cluster", "down", "--name", TEST_CLUSTER)
 
     assert result.returncode == 0, result.stderr
-    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids)
+    assert all(
+        not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        for pid in pids
+    )
     assert not cluster_state_dir(TEST_CLUSTER).exists()
     assert processes_under(cluster_state_dir(TEST_CLUSTER)) == []
-    still_listening = {c.laddr.port for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    still_listening = {
+        c.laddr.port for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    }
     assert ports.isdisjoint(still_listening)
 
 
@@ -66,7 +71,9 @@ def test_apiserver_port_taken_is_reported():
         port = holder.getsockname()[1]
         if port < 1024:
             pytest.fail("the kernel handed out a privileged port")
-        result = bench("cluster", "up", "--name", "mpijob-bench-port", "--apiserver-port", str(port))
+        result = bench(
+            "cluster", "up", "--name", "mpijob-bench-port", "--apiserver-port", str(port)
+        )
     assert result.returncode == 2
     assert f"port {port}" in result.stderr
     assert "--apiserver-port" in result.stderr
@@ -78,7 +85,10 @@ def test_interrupt_during_up_stops_everything():
     state_dir = cluster_state_dir(name)
     child = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "cluster", "up", "--name", name],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     # Wait until kwokctl has started components, so the interrupt lands mid-start.

@@ -28,7 +28,10 @@ def test_interrupt_writes_partial_results(tmp_path):
     out_dir = tmp_path / "run"
     child = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", str(out_dir)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     workload_log = out_dir / "step1-mpi.log"
     deadline = time.monotonic() + 120

@@ -35,8 +35,16 @@ def test_run_writes_result_files(smoke_run):
     out_dir, results = smoke_run
     assert results["version"] == 1
     assert results["status"] == "complete"
-    for name in ("results.json", "results.csv", "summary.md", "busbw.png", "mpijob_phases.png", "junit.xml",
-                 "PerfData_api_call.json", "PerfData_pod_startup.json"):
+    for name in (
+        "results.json",
+        "results.csv",
+        "summary.md",
+        "busbw.png",
+        "mpijob_phases.png",
+        "junit.xml",
+        "PerfData_api_call.json",
+        "PerfData_pod_startup.json",
+    ):
         assert (out_dir / name).stat().st_size > 0, name
     summary = (out_dir / "summary.md").read_text()
     assert "5 of 5 passed" in summary
@@ -52,7 +60,10 @@ def test_every_success_metric_passed(smoke_run):
 
 def test_mpijob_reached_succeeded_with_ordered_phases(smoke_run):
     _, results = smoke_run
-    phases = {r["labels"]["phase"]: r["value"] for r in records_of(results, "mpijob_phase", "since_create")}
+    phases = {
+        r["labels"]["phase"]: r["value"]
+        for r in records_of(results, "mpijob_phase", "since_create")
+    }
     assert set(ORDERED_PHASES) <= set(phases), f"phases seen: {sorted(phases)}"
     assert "failed" not in phases
     times = [phases[phase] for phase in ORDERED_PHASES]
@@ -64,7 +75,9 @@ def test_mpijob_reached_succeeded_with_ordered_phases(smoke_run):
 
 def test_every_worker_started(smoke_run):
     _, results = smoke_run
-    startups = [r for r in records_of(results, "pod_startup", "latency") if r["labels"]["role"] == "worker"]
+    startups = [
+        r for r in records_of(results, "pod_startup", "latency") if r["labels"]["role"] == "worker"
+    ]
     assert len(startups) == 4
     assert all(0 <= r["value"] < 30 for r in startups)
     assert records_of(results, "mpijob_outcome", "workers_running")[0]["value"] == 4
@@ -73,8 +86,10 @@ def test_every_worker_started(smoke_run):
 def test_allreduce_rows_are_correct(smoke_run):
     _, results = smoke_run
     rows = {}
-    for record in records_of(results, "allreduce", "algbw") + records_of(results, "allreduce", "busbw") + records_of(
-        results, "allreduce", "wrong"
+    for record in (
+        records_of(results, "allreduce", "algbw")
+        + records_of(results, "allreduce", "busbw")
+        + records_of(results, "allreduce", "wrong")
     ):
         key = (record["labels"]["size_bytes"], record["labels"]["placement"])
         rows.setdefault(key, {})[record["metric"]] = record["value"]

@@ -15,13 +15,27 @@ REPO = Path(__file__).resolve().parents[2]
 
 def bench(*args: str, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["cluster"], ["cluster", "install"], ["cluster", "up"], ["cluster", "down"], ["cluster", "status"], ["run"], ["sweep"]],
+    [
+        [],
+        ["cluster"],
+        ["cluster", "install"],
+        ["cluster", "up"],
+        ["cluster", "down"],
+        ["cluster", "status"],
+        ["run"],
+        ["sweep"],
+    ],
 )
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -94,7 +108,9 @@ def test_malformed_kubeconfig(tmp_path):
     kubeconfig.write_text("clusters: [\n")
     scenario = tmp_path / "job.yaml"
     scenario.write_text("name: job\nsteps:\n  - mpijob: {}\n")
-    result = bench("run", str(scenario), "--kubeconfig", str(kubeconfig), "--out", str(tmp_path / "run"))
+    result = bench(
+        "run", str(scenario), "--kubeconfig", str(kubeconfig), "--out", str(tmp_path / "run")
+    )
     assert result.returncode == 2
     assert "cannot load kubeconfig" in result.stderr
     assert "Traceback" not in result.stderr

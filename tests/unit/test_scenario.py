@@ -90,7 +90,9 @@ def test_invalid_job_name(tmp_path):
 
 
 def test_unknown_parameter(tmp_path):
-    found = problems(tmp_path, "name: x\nsteps:\n  - mpijob: {workers: {{ w | default(2) }}}\n", nope="1")
+    found = problems(
+        tmp_path, "name: x\nsteps:\n  - mpijob: {workers: {{ w | default(2) }}}\n", nope="1"
+    )
     assert "--param nope" in found[0]
     assert "w" in found[0]
 
@@ -112,13 +114,23 @@ def test_document_must_be_mapping(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [(8, 8), ("64", 64), ("64K", 65536), ("64Ki", 65536), ("64Mi", 64 * 2**20), ("1G", 2**30), ("2MiB", 2 * 2**20)],
+    [
+        (8, 8),
+        ("64", 64),
+        ("64K", 65536),
+        ("64Ki", 65536),
+        ("64Mi", 64 * 2**20),
+        ("1G", 2**30),
+        ("2MiB", 2 * 2**20),
+    ],
 )
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [(90, 90.0), ("500ms", 0.5), ("2s", 2.0), ("5m", 300.0), ("1h", 3600.0)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [(90, 90.0), ("500ms", 0.5), ("2s", 2.0), ("5m", 300.0), ("1h", 3600.0)]
+)
 def test_parse_duration(text, expected):
     assert parse_duration(text) == expected
 

@@ -7,7 +7,15 @@ import pandas as pd
 
 
 def metric(**overrides) -> SuccessMetric:
-    fields = {"name": "m", "kind": "api_call", "metric": "latency", "stat": "p99", "op": "<=", "threshold": 1000, "unit": "ms"}
+    fields = {
+        "name": "m",
+        "kind": "api_call",
+        "metric": "latency",
+        "stat": "p99",
+        "op": "<=",
+        "threshold": 1000,
+        "unit": "ms",
+    }
     fields.update(overrides)
     return SuccessMetric(**fields)
 
@@ -18,7 +26,16 @@ def latencies(values, unit="ms", **labels):
 
 @pytest.mark.parametrize(
     ("stat", "expected"),
-    [("p50", 50.5), ("p90", 90.1), ("p99", 99.01), ("max", 100), ("min", 1), ("mean", 50.5), ("count", 100), ("sum", 5050)],
+    [
+        ("p50", 50.5),
+        ("p90", 90.1),
+        ("p99", 99.01),
+        ("max", 100),
+        ("min", 1),
+        ("mean", 50.5),
+        ("count", 100),
+        ("sum", 5050),
+    ],
 )
 def test_statistic(stat, expected):
     assert statistic(pd.Series(range(1, 101), dtype=float), stat) == pytest.approx(expected)
@@ -33,7 +50,9 @@ def test_pass_and_fail_at_threshold():
 
 
 def test_labels_select_records():
-    records = latencies([5000], verb_kind="x") + [Record("api_call", "latency", 10, "ms", {"verb": "get"})]
+    records = latencies([5000], verb_kind="x") + [
+        Record("api_call", "latency", 10, "ms", {"verb": "get"})
+    ]
     verdict = judge(metric(labels={"verb": "get"}), records)
     assert verdict.passed
     assert verdict.samples == 1
@@ -52,8 +71,14 @@ def test_unit_mismatch_fails():
 
 
 def test_equality_operator():
-    records = [Record("allreduce", "wrong", 0, "elements", {}), Record("allreduce", "wrong", 0, "elements", {})]
-    assert judge(metric(kind="allreduce", metric="wrong", op="==", threshold=0, unit="elements", stat="max"), records).passed
+    records = [
+        Record("allreduce", "wrong", 0, "elements", {}),
+        Record("allreduce", "wrong", 0, "elements", {}),
+    ]
+    assert judge(
+        metric(kind="allreduce", metric="wrong", op="==", threshold=0, unit="elements", stat="max"),
+        records,
+    ).passed
 
 
 def test_verdict_line_states_outcome():

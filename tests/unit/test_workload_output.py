@@ -46,8 +46,15 @@ def test_unknown_workload_rejected():
 
 def test_scaling_efficiency():
     rows = [
-        {"workload": "horovod_synthetic", "model": "convnet", "ranks": n, "images_per_sec_total": total}
+        {
+            "workload": "horovod_synthetic",
+            "model": "convnet",
+            "ranks": n,
+            "images_per_sec_total": total,
+        }
         for n, total in ((1, 100.0), (2, 180.0), (4, 300.0))
     ]
-    efficiency = {int(r.labels["ranks"]): r.value for r in scaling_efficiency(rows_to_records(rows, {}))}
+    efficiency = {
+        int(r.labels["ranks"]): r.value for r in scaling_efficiency(rows_to_records(rows, {}))
+    }
     assert efficiency == {1: 1.0, 2: 0.9, 4: 0.75}
