@@ -53,6 +53,7 @@ class ResourceWatch(threading.Thread):
         events: queue.Queue[WatchEvent],
         clock: Clock = time.monotonic,
         label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> None:
         super().__init__(name=f"watch-{source}", daemon=True)
         self.source = source
@@ -60,7 +61,7 @@ class ResourceWatch(threading.Thread):
         self._namespace = namespace
         self._events = events
         self._clock = clock
-        self._selector = label_selector
+        self._selectors = {"label_selector": label_selector, "field_selector": field_selector}
         self._stop = threading.Event()
         self.listed = threading.Event()  # set once the first list has been forwarded
         self._known: dict[str, str] = {}  # object name -> last resourceVersion seen
@@ -125,8 +126,7 @@ class ResourceWatch(threading.Thread):
             "timeout_seconds": _WATCH_TIMEOUT_S,
             "allow_watch_bookmarks": True,
         }
-        if self._selector:
-            kwargs["label_selector"] = self._selector
+        kwargs.update({key: value for key, value in self._selectors.items() if value})
         for event in self._watch.stream(self._list, self._namespace, **kwargs):
             arrived = self._clock()
             if self._stop.is_set():
@@ -141,8 +141,7 @@ class ResourceWatch(threading.Thread):
 
     def _call_list(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"_preload_content": False}
-        if self._selector:
-            kwargs["label_selector"] = self._selector
+        kwargs.update({key: value for key, value in self._selectors.items() if value})
         response = self._list(self._namespace, **kwargs)
         return json.loads(response.data)
 

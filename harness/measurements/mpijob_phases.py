@@ -53,6 +53,13 @@ class JobTimeline:
     pods: dict[str, PodTimeline] = field(default_factory=dict)
     status_updates: int = 0
     deleted: bool = False
+    events: dict[str, tuple[tuple[str, str], int]] = field(default_factory=dict)  # uid -> ((type, reason), count)
+
+    def event_counts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for key, count in self.events.values():
+            counts[key] = counts.get(key, 0) + count
+        return counts
 
     @property
     def finished(self) -> bool:
@@ -87,6 +94,8 @@ class MPIJobPhaseTracker:
             self._process_job(event)
         elif event.source == "pods":
             self._process_pod(event)
+        elif event.source == "events":
+            self._process_kubernetes_event(event)
 
     def _process_job(self, event: WatchEvent) -> None:
         timeline = self.jobs.get(event.name)
@@ -106,6 +115,17 @@ class MPIJobPhaseTracker:
         worker_status = (status.get("replicaStatuses", {}) or {}).get("Worker", {}) or {}
         if worker_status.get("active", 0) >= timeline.expected_workers:
             timeline.stamp("workers_active_reported", event.arrived)
+
+    def _process_kubernetes_event(self, event: WatchEvent) -> None:
+        # Kubernetes Events about an MPIJob, such as the operator's FailedCreate for pods the
+        # API server rejected. A repeated Event is one object with a growing count.
+        involved = event.object.get("involvedObject", {}) or {}
+        timeline = self.jobs.get(involved.get("name", ""))
+        if timeline is None or event.type == "DELETED":
+            return
+        key = (event.object.get("type", "Normal"), event.object.get("reason", "unknown"))
+        uid = event.object.get("metadata", {}).get("uid", event.name)
+        timeline.events[uid] = (key, int(event.object.get("count") or 1))
 
     def _process_pod(self, event: WatchEvent) -> None:
         labels = event.object.get("metadata", {}).get("labels", {}) or {}
@@ -211,6 +231,9 @@ def _job_records(timeline: JobTimeline, extra: dict[str, Any]) -> list[Record]:
     launchers = sum(1 for pod in timeline.pods.values() if pod.role == "launcher")
     records.append(Record("mpijob_outcome", "launcher_pods", float(launchers), "pods", labels))
     records += _status_lag_records(timeline, labels)
+    for (event_type, reason), count in sorted(timeline.event_counts().items()):
+        event_labels = {**labels, "type": event_type, "reason": reason}
+        records.append(Record("mpijob_event", "count", float(count), "events", event_labels))
     for pod_name, pod in sorted(timeline.pods.items()):
         if pod.created is not None and pod.running is not None:
             startup = pod.running - pod.created

@@ -192,6 +192,14 @@ def _start_watches(
             context.clock,
             label_selector=f"{OPERATOR_NAME_LABEL}=mpi-operator",
         ),
+        ResourceWatch(
+            "events",
+            client.CoreV1Api(api).list_namespaced_event,
+            namespace,
+            events,
+            context.clock,
+            field_selector="involvedObject.kind=MPIJob",
+        ),
     ]
     for resource_watch in watches:
         resource_watch.start()

@@ -92,3 +92,28 @@ def test_records_have_units_and_labels():
     startup = records[("pod_startup", "latency", None)]
     assert round(startup.value, 3) == 0.3
     assert startup.labels == {"job": "j", "step": 1, "pod": "w0", "role": "worker"}
+
+
+def kubernetes_event(uid, reason, count, event_type="Warning", name="j"):
+    obj = {
+        "metadata": {"name": f"{name}.{uid}", "uid": uid},
+        "involvedObject": {"kind": "MPIJob", "name": name},
+        "type": event_type,
+        "reason": reason,
+        "count": count,
+    }
+    return WatchEvent(11.0, "events", "MODIFIED", obj)
+
+
+def test_events_counted_by_reason():
+    tracker = tracker_with_job()
+    tracker.process(kubernetes_event("a", "FailedCreatePod", 1))
+    tracker.process(kubernetes_event("a", "FailedCreatePod", 3))  # the same Event, repeated
+    tracker.process(kubernetes_event("b", "MPIJobCreated", 1, "Normal"))
+    tracker.process(kubernetes_event("c", "Other", 1, name="unrelated"))
+    counts = {
+        (r.labels["type"], r.labels["reason"]): r.value
+        for r in tracker.records()
+        if r.kind == "mpijob_event"
+    }
+    assert counts == {("Warning", "FailedCreatePod"): 3.0, ("Normal", "MPIJobCreated"): 1.0}
