@@ -145,7 +145,7 @@ class KwokCluster:
                 ComponentStatus(
                     "mpi-operator",
                     versions.get("mpi-operator", "unknown"),
-                    operator.pid if operator else None,
+                    _operator_pid(operator),
                     operator.is_running() if operator else False,
                 )
             )
@@ -437,6 +437,19 @@ def _supervised(argv: list[str]) -> list[str]:
     """
     loop = f'while :; do "$@"; echo "{OPERATOR_RESTART_MARKER}: exit code $?" >&2; sleep 1; done'
     return ["/bin/sh", "-c", loop, "mpi-operator-supervisor", *argv]
+
+
+def _operator_pid(supervisor: TrackedProcess | None) -> int | None:
+    """Return the PID of the operator process itself, below its restart loop."""
+    if supervisor is None or not supervisor.is_running():
+        return supervisor.pid if supervisor else None
+    try:
+        for child in psutil.Process(supervisor.pid).children():
+            if child.name() == "mpi-operator":
+                return child.pid
+    except psutil.Error:
+        pass
+    return supervisor.pid
 
 
 def operator_restarts(log_path: Path) -> int:

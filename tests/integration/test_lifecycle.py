@@ -23,7 +23,10 @@ pytestmark = pytest.mark.after_cluster
 
 def processes_under(path) -> list[psutil.Process]:
     found = []
-    for process in psutil.process_iter(["cmdline"]):
+    for process in psutil.process_iter(["cmdline", "status"]):
+        # A zombie has exited and holds nothing; only its parent's wait() is pending.
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
         if any(str(path) in part for part in process.info["cmdline"] or []):
             found.append(process)
     return found
