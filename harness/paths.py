@@ -1,4 +1,4 @@
-"""Where the harness keeps its build cache and the state of running clusters.
+"""Locations of the harness's build cache and of the state of running clusters.
 
 Both live outside the repository so a fresh clone, `git clean` or a second checkout reuses the
 same built binaries. Override with MPIJOB_BENCH_CACHE and MPIJOB_BENCH_STATE.

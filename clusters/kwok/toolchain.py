@@ -246,8 +246,8 @@ def _rename_outputs(component: Component, output_dir: Path) -> None:
 
 
 def _count_packages_to_compile(component: Component, packages: list[str]) -> int | None:
-    # `go build -v` prints each package it compiles, cached ones excluded, so this count is an
-    # upper bound that makes a warm rebuild finish early; it is only used for the progress bar.
+    # `go build -v` prints each package it compiles, cached ones excluded. This count is
+    # therefore an upper bound, so a warm rebuild ends early; only the progress bar uses it.
     listing = subprocess.run(
         ["go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", *packages],
         cwd=component.module_dir,

@@ -1,10 +1,10 @@
 """Watches that stamp every event on arrival and survive API server restarts.
 
 Each ResourceWatch runs in its own thread, stamps an event with the injected clock the moment
-it arrives, and puts it on a shared queue; consumers process events later, in order. When the
-watch breaks it resumes from the last resourceVersion it saw. When that version has expired
-(410 Gone) it lists again and emits the difference as synthetic events stamped with the relist
-time, so no transition is lost, only its time is known less exactly.
+it arrives, and puts it on a shared queue. Consumers process events later, in order. When the
+watch breaks it resumes from the last resourceVersion it received. When that version has
+expired (410 Gone) it lists again and emits the difference as synthetic events stamped with
+the relist time. No transition is lost, but its time is then known less exactly.
 """
 
 from __future__ import annotations

@@ -55,27 +55,11 @@ def judge(metric: SuccessMetric, records: list[Record]) -> Verdict:
     frame = records_frame(records)
     matching = _select(frame, metric)
     if matching.empty:
-        return Verdict(
-            metric.name,
-            False,
-            None,
-            metric.op,
-            metric.threshold,
-            metric.unit,
-            0,
-            detail="no measurement recorded",
-        )
+        return _unjudged(metric, 0, "no measurement recorded")
     units = set(matching["unit"])
     if units != {metric.unit}:
-        return Verdict(
-            metric.name,
-            False,
-            None,
-            metric.op,
-            metric.threshold,
-            metric.unit,
-            len(matching),
-            detail=f"unit mismatch: records are in {', '.join(sorted(units))}",
+        return _unjudged(
+            metric, len(matching), f"unit mismatch: records are in {', '.join(sorted(units))}"
         )
     observed = statistic(matching["value"], metric.stat)
     passed = _COMPARATORS[metric.op](observed, metric.threshold)
@@ -88,6 +72,13 @@ def judge(metric: SuccessMetric, records: list[Record]) -> Verdict:
         metric.unit,
         len(matching),
         detail=f"{metric.stat} of {len(matching)}",
+    )
+
+
+def _unjudged(metric: SuccessMetric, samples: int, detail: str) -> Verdict:
+    """Return a failed verdict for a metric whose records cannot be compared."""
+    return Verdict(
+        metric.name, False, None, metric.op, metric.threshold, metric.unit, samples, detail=detail
     )
 
 

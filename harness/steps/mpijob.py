@@ -1,7 +1,7 @@
 """Submit MPIJobs, follow them through their phases on watches, and check the outcome.
 
 One step may submit many jobs, all at once (burst) or at a Poisson rate. The submitter and
-the watches feed one queue; the main loop applies events in arrival order, so every phase is
+the watches feed one queue. The main loop applies events in arrival order, so every phase is
 stamped with the time its event reached the harness.
 """
 
@@ -135,7 +135,7 @@ def run_fleet(
     """Submit specs (the i-th after waiting intervals[i] seconds) and follow them.
 
     Returns when every job has finished, or after timeout_s. on_launcher_pod(job, pod) is
-    called once per job as soon as a watch sees its launcher pod.
+    called once per job as soon as a watch delivers its launcher pod.
     """
     api = context.require_api()
     namespace = specs[0].namespace

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.after_cluster
 def processes_under(path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
-        # A zombie has exited and holds nothing; only its parent's wait() is pending.
+        # A zombie has exited and owns no resources. Only its parent's wait() is pending.
         if process.info["status"] == psutil.STATUS_ZOMBIE:
             continue
         if any(str(path) in part for part in process.info["cmdline"] or []):
@@ -44,7 +44,8 @@ def test_down_leaves_nothing_behind(cluster):
     statuses = cluster.status()
     pids = {s.pid for s in statuses}
     ports = listening_ports(pids)
-    assert len(pids) == 6 and ports
+    assert len(pids) == 6
+    assert ports
 
     result = bench("cluster", "down", "--name", TEST_CLUSTER)
 

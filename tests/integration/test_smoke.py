@@ -10,7 +10,7 @@ from harness.runner import RunOptions, run
 from tests.integration.conftest import REPO
 
 # The operator writes the Created condition after it has created the pods, so Created may be
-# seen after the workers are scheduled; it always precedes Running.
+# seen after the workers are scheduled. It always precedes Running.
 ORDERED_PHASES = ["create_returned", "workers_scheduled", "workers_running", "running", "succeeded"]
 
 
@@ -107,5 +107,7 @@ def test_allreduce_rows_are_correct(smoke_run):
 def test_records_carry_kind_unit_and_labels(smoke_run):
     _, results = smoke_run
     for record in results["records"]:
-        assert record["kind"] and record["metric"] and record["unit"]
+        assert record["kind"]
+        assert record["metric"]
+        assert record["unit"]
         assert isinstance(record["labels"], dict) and record["labels"]
